@@ -1,0 +1,38 @@
+# Every target sets itself up: the first one run creates .venv and installs pinned dependencies.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+FERBIAS_DATA ?= ../shared/data
+FERBIAS_CACHE ?= .cache/ferbias
+export FERBIAS_DATA FERBIAS_CACHE
+
+.PHONY: demo test lint format browser bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev,ray]"
+	touch $@
+
+# The headless browser for the annotation page's end-to-end test (Debian's chromium, no download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+demo: $(BIN)/.installed
+	$(BIN)/ferbias run experiments/quick.yaml --out runs
+
+test: $(BIN)/.installed browser
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_prepare.py
+	$(BIN)/python benchmarks/bench_train.py
+
+clean:
+	rm -rf $(VENV) .cache runs

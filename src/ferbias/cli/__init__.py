@@ -1,0 +1,27 @@
+"""The ``ferbias`` command: one typer app with a sub-app per area."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from ferbias.cli import data, experiment, gender, models
+
+app = typer.Typer(
+    help="Group-isolation experiments for facial emotion recognition.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.add_typer(gender.app, name="gender")
+app.command("train")(models.train)
+app.command("annotate")(gender.annotate)
+app.command("run")(experiment.run)
+app.command("report")(experiment.report)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")):
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")

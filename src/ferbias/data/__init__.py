@@ -1,0 +1,1 @@
+"""Data layer: sources -> Manifest -> prepared 48x48 tensors -> splits."""
