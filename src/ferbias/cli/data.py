@@ -1,7 +1,221 @@
-"""`ferbias data ...` commands."""
+"""`ferbias data ...`: list sources, summarise a data set, prepare arrays, fetch FER-2013."""
 
 from __future__ import annotations
 
-import typer
+import logging
+from pathlib import Path
 
-app = typer.Typer(help="data commands.", no_args_is_help=True)
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ferbias.data.schema import EMOTIONS, STUDY_EMOTIONS
+
+app = typer.Typer(help="List, summarise, prepare and fetch face data sets.", no_args_is_help=True)
+console = Console()
+log = logging.getLogger(__name__)
+
+BAD_EMOTIONS = "--emotions {bad} not canonical; use 'study', 'all' or names from {allowed}"
+NOT_NPZ = "--out {out} must end in .npz"
+
+
+@app.command("list")
+def list_sources() -> None:
+    """Registered sources, whether their images are tight face crops, and their layout."""
+    from ferbias.data.sources import SOURCES
+
+    table = Table(title="ferbias data sources")
+    table.add_column("source")
+    table.add_column("face-cropped")
+    table.add_column("reads", overflow="fold")
+    for name in SOURCES.names():
+        source = SOURCES.get(name)
+        cropped = "yes" if source.face_cropped else "no: face detected"
+        table.add_row(name, cropped, source.layout)
+    console.print(table)
+
+
+def _parse_emotions(emotions: str | None) -> tuple[str, ...] | None:
+    """None (keep all), the study's six, or a comma-separated list of canonical names."""
+    if emotions in (None, "", "all"):
+        return None
+    if emotions == "study":
+        return STUDY_EMOTIONS
+    names = tuple(e.strip() for e in emotions.split(",") if e.strip())
+    bad = [e for e in names if e not in EMOTIONS]
+    if bad:
+        raise typer.BadParameter(BAD_EMOTIONS.format(bad=bad, allowed=list(EMOTIONS)))
+    return names
+
+
+def _load(source: str, path: Path, emotions: str | None):
+    """LoadResult of ``source`` with rows restricted to ``emotions``."""
+    from ferbias.data.sources import LoadResult, load_source
+
+    result = load_source(source, path)
+    keep = _parse_emotions(emotions)
+    if keep is None:
+        return result
+    manifest = result.manifest[result.manifest["emotion"].isin(keep)].reset_index(drop=True)
+    return LoadResult(manifest, result.skipped)
+
+
+def _table(title: str, frame: pd.DataFrame, *, index: bool = True) -> Table:
+    """A rich table of ``frame`` (numbers right-aligned, floats with 1 decimal)."""
+    table = Table(title=title)
+    frame = frame.reset_index() if index else frame
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            *(
+                f"{v:,.1f}"
+                if isinstance(v, float)
+                else f"{v:,}"
+                if isinstance(v, int | np.integer)
+                else str(v)
+                for v in row
+            )
+        )
+    return table
+
+
+def _counts(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Counts per emotion (rows) x gender/split (columns) with totals."""
+    split = manifest["original_split"].astype("string").fillna("no split")
+    emotion = manifest["emotion"].astype("string").fillna("<none>").rename("emotion")
+    table = pd.crosstab(emotion, [manifest["gender"].astype("string"), split])
+    table.columns = [f"{gender} {part}" for gender, part in table.columns]
+    table["total"] = table.sum(axis=1)
+    table.loc["total"] = table.sum(axis=0)
+    return table
+
+
+def _straddling(manifest: pd.DataFrame, groups: pd.Series) -> int:
+    """Duplicate groups with members in the official test split and outside it."""
+    is_test = (manifest["original_split"].astype("string") == "test").fillna(False).to_numpy()
+    frame = pd.DataFrame({"group": groups.to_numpy(), "test": is_test}).dropna()
+    return int((frame.groupby("group")["test"].nunique() > 1).sum())
+
+
+@app.command()
+def summary(
+    source: str = typer.Argument(..., help="registered source name (see `ferbias data list`)"),
+    path: Path = typer.Option(..., "--path", help="the data set's folder (or file)"),
+    emotions: str = typer.Option(None, "--emotions", help="'study', 'all' or a comma list"),
+    workers: int = typer.Option(None, "--workers", help="processes for decoding (default: CPUs)"),
+) -> None:
+    """Counts per emotion x gender x split, duplicates, unreadable files, faces not found,
+    skipped files and per-split image statistics."""
+    from ferbias.data import images, quality
+
+    result = _load(source, path, emotions)
+    manifest = result.manifest
+    console.print(_table(f"{source}: images per emotion x gender/split", _counts(manifest)))
+    prepared = images.prepare(manifest, workers=workers)
+    kept = manifest.set_index("sample_id").loc[prepared.sample_ids].reset_index()
+    duplicates = quality.find_duplicates(kept, prepared.pixels)
+    no_face = int(prepared.failures["reason"].str.startswith(images.NO_FACE).sum())
+    unreadable = len(prepared.failures) - no_face
+    overview = {
+        "images in manifest": len(manifest),
+        "unknown gender": int((manifest["gender"] == "unknown").sum()),
+        "files skipped by the loader": len(result.skipped),
+        "unreadable images": unreadable,
+        "faces not found": no_face,
+        "exact duplicate groups (files)": _groups(duplicates["exact_group"]),
+        "near duplicate groups (files)": _groups(duplicates["near_group"]),
+        "exact groups straddling the official split": _straddling(kept, duplicates["exact_group"]),
+        "near groups straddling the official split": _straddling(kept, duplicates["near_group"]),
+    }
+    console.print(
+        _table(
+            f"{source}: quality", pd.Series(overview, name="value").rename_axis("check").to_frame()
+        )
+    )
+    if len(result.skipped):
+        skipped = result.skipped["reason"].value_counts().rename_axis("reason").to_frame("files")
+        console.print(_table(f"{source}: skipped files by reason", skipped))
+    if len(prepared.failures):
+        console.print(
+            _table(f"{source}: failures (first 10)", prepared.failures.head(10), index=False)
+        )
+    _print_statistics(source, kept, prepared.pixels)
+
+
+def _groups(groups: pd.Series) -> str:
+    return f"{groups.nunique():,} ({int(groups.notna().sum()):,})"
+
+
+def _print_statistics(source: str, manifest: pd.DataFrame, pixels: np.ndarray) -> None:
+    """Per-split image statistics and, when splits drift apart, a loud warning."""
+    from ferbias.data import quality
+
+    stats = quality.split_statistics(
+        pixels, manifest["original_split"].astype("string").fillna("none")
+    )
+    console.print(_table(f"{source}: image statistics per split", stats.table.round(1)))
+    for message in stats.warnings:
+        console.print(f"[bold red]{message}[/bold red]")
+
+
+@app.command()
+def prepare(
+    source: str = typer.Argument(..., help="registered source name (see `ferbias data list`)"),
+    path: Path = typer.Option(..., "--path", help="the data set's folder (or file)"),
+    out: Path = typer.Option(None, "--out", help="also write pixels + labels to this .npz"),
+    size: int = typer.Option(48, "--size", help="output side in pixels"),
+    face_crop: bool = typer.Option(None, "--face-crop/--no-face-crop", help="default: per source"),
+    on_no_face: str = typer.Option("report", "--on-no-face", help="report | center"),
+    emotions: str = typer.Option(None, "--emotions", help="'study', 'all' or a comma list"),
+    workers: int = typer.Option(None, "--workers", help="processes (default: CPUs)"),
+) -> None:
+    """Decode, crop and cache gray uint8 arrays (FER-2013 geometry); optionally export .npz."""
+    from ferbias.data import images
+    from ferbias.io import atomic_path
+
+    if out is not None and out.suffix != ".npz":
+        raise typer.BadParameter(NOT_NPZ.format(out=out))
+    manifest = _load(source, path, emotions).manifest
+    prepared = images.prepare(
+        manifest, size=size, face_crop=face_crop, on_no_face=on_no_face, workers=workers
+    )
+    state = "cache hit" if prepared.from_cache else "prepared"
+    counts = f"{len(prepared.pixels):,} of {len(manifest):,} images"
+    console.print(f"{state}: {counts}, {len(prepared.failures):,} failures")
+    console.print(f"cache: {prepared.cache_path}")
+    if out is not None:
+        labels = manifest.set_index("sample_id").loc[prepared.sample_ids]
+        columns = {
+            c: labels[c].astype("string").fillna("").to_numpy(dtype=str)
+            for c in ("emotion", "gender", "subject_id", "original_split")
+        }
+        with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                pixels=prepared.pixels,
+                sample_ids=prepared.sample_ids.astype(str),
+                **columns,
+            )
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def fetch(
+    name: str = typer.Argument(..., help="data set to download (fer2013)"),
+    to: Path = typer.Option(..., "--to", help="folder to put it in"),
+    timeout: float = typer.Option(5.0, "--timeout", help="seconds to wait for the network"),
+) -> None:
+    """Download a data set (FER-2013 via kagglehub); offline -> a clear message and exit code 1."""
+    from ferbias.data.fetch import FetchError
+    from ferbias.data.fetch import fetch as fetch_dataset
+
+    try:
+        folder = fetch_dataset(name, to, timeout=timeout)
+    except (FetchError, KeyError) as error:
+        console.print(f"[bold red]fetch failed:[/bold red] {error.args[0]}")
+        raise typer.Exit(1) from None
+    console.print(f"{name} is in {folder}")

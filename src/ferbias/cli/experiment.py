@@ -1,15 +1,117 @@
-"""`ferbias experiment ...` commands."""
+"""`ferbias run SPEC` and `ferbias report runs/<experiment>`."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ferbias.config import SpecError, load_spec
+from ferbias.experiment import PreparedExperiment, dry_run_table, prepare_experiment, run_experiment
 
 app = typer.Typer(help="experiment commands.", no_args_is_help=True)
+console = Console()
+
+NO_EXPERIMENT = "{path} holds no experiment.json; expected a folder written by `ferbias run`"
 
 
-def run() -> None:
-    """Run an experiment spec."""
+def run(
+    spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="Experiment YAML."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Results go to OUT/<experiment>/."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the runs with an ETA; train nothing."
+    ),
+    executor: str | None = typer.Option(
+        None, "--executor", help="local, processes or ray (default: the spec's, else local)."
+    ),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address."),
+    workers: int = typer.Option(2, "--workers", help="Parallel runs (processes executor)."),
+    overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. train.epochs=2."),
+) -> None:
+    """Run an experiment spec: train every run, evaluate on every test set, write the report."""
+    try:
+        experiment = load_spec(spec, overrides)
+        prepared = prepare_experiment(experiment, out)
+    except (SpecError, ValueError, KeyError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if dry_run:
+        _print_dry_run(prepared)
+        return
+    from ferbias.executors import create_executor
+
+    runner = create_executor(executor or experiment.executor, address=address, workers=workers)
+    with _progress() as progress:
+        failed = _execute(prepared, runner, progress)
+    _write_report(prepared.out_dir)
+    if failed:
+        console.print(f"[red]{failed} run(s) failed[/red]; run the same command again to resume")
+        raise typer.Exit(1)
 
 
-def report() -> None:
-    """Write the report of an experiment."""
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
+    """Drive the grid, printing one line per run; returns the number of failed runs."""
+    grid = progress.add_task("runs", total=len(prepared.runs))
+    failed = 0
+    start = time.perf_counter()
+    for config, outcome in run_experiment(prepared, runner):
+        progress.advance(grid)
+        accuracy = "" if outcome.val_acc is None else f" val_acc={outcome.val_acc:.3f}"
+        colour = {"failed": "red", "skipped": "dim"}.get(outcome.status, "green")
+        progress.console.print(
+            f"[{colour}]{outcome.status:8}[/{colour}] {config.run_id}{accuracy}"
+            f" ({outcome.seconds:.0f} s){' ' + outcome.error if outcome.error else ''}"
+        )
+        failed += outcome.status == "failed"
+    console.print(f"grid done in {time.perf_counter() - start:.0f} s: {prepared.out_dir}")
+    return failed
+
+
+def _print_dry_run(prepared: PreparedExperiment) -> None:
+    frame = dry_run_table(prepared)
+    table = Table(title=f"{prepared.spec.name}: {len(frame)} runs -> {prepared.out_dir}")
+    for column in ("run_id", "n_train", "n_val", "n_test", "epochs", "status", "eta"):
+        justify = "left" if column in ("run_id", "status") else "right"
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in frame.itertuples():
+        values = (row.run_id, row.n_train, row.n_val, row.n_test, row.epochs, row.status)
+        table.add_row(*map(str, values), _duration(row.eta_s))
+    console.print(table)
+    console.print(f"total ETA on this machine: {_duration(frame['eta_s'].sum())} (local executor)")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _write_report(experiment_dir: Path) -> None:
+    from ferbias.report import write_report
+
+    for path in write_report(experiment_dir):
+        console.print(f"report: {path}")
+
+
+def report(
+    experiment_dir: Path = typer.Argument(..., file_okay=False, help="runs/<experiment>"),
+) -> None:
+    """Write the HTML and Markdown report of an experiment folder and print their paths."""
+    if not (experiment_dir / "experiment.json").is_file():
+        console.print(f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}")
+        raise typer.Exit(2)
+    _write_report(experiment_dir)

@@ -34,6 +34,23 @@ MANIFEST_COLUMNS: dict[str, str] = {
     "original_split": "string",
 }
 
+# Extra columns a source may add; ``make_manifest`` keeps them only when present.
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "usage": "string",  # FER-2013's original Usage (Training / PublicTest / PrivateTest)
+    "p_female": "Float64",  # probability of "female" from a labels file
+}
+
+# Source spellings -> canonical emotion names (lower-cased lookup; see ``canonical_emotion``).
+EMOTION_ALIASES: dict[str, str] = {
+    **{name: name for name in EMOTIONS},
+    "anger": "angry",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "happiness": "happy",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
+
 MISSING_COLUMNS = "manifest is missing column(s) {missing}; expected {expected}"
 BAD_VALUES = "manifest column {column!r} has invalid value(s) {bad}; allowed: {allowed}"
 DUPLICATE_IDS = "manifest has duplicate sample_id(s), e.g. {examples}"
@@ -51,9 +68,15 @@ def make_manifest(rows: pd.DataFrame | list[dict]) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.NA
     frame["gender"] = frame["gender"].fillna("unknown")
-    frame = frame[list(MANIFEST_COLUMNS)].astype(MANIFEST_COLUMNS)
+    dtypes = MANIFEST_COLUMNS | {c: t for c, t in OPTIONAL_COLUMNS.items() if c in frame}
+    frame = frame[list(dtypes)].astype(dtypes)
     validate_manifest(frame)
     return frame.reset_index(drop=True)
+
+
+def canonical_emotion(name: str) -> str | None:
+    """The canonical emotion for a source's spelling (case-insensitive), or None if unknown."""
+    return EMOTION_ALIASES.get(str(name).strip().lower())
 
 
 def validate_manifest(frame: pd.DataFrame) -> None:

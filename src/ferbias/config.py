@@ -1,0 +1,219 @@
+"""Experiment specs: pydantic models, YAML loading and dotted ``key=value`` overrides.
+
+A spec says which images to use (sources, emotion set, grouping column, sizes), which test sets to
+evaluate on, and which models to train (models x variants x train groups x seeds). Paths may use
+``${FERBIAS_DATA}`` (default ``../shared/data``), so one spec works on every machine and a test can
+point it at synthetic data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ferbias.data.schema import EMOTIONS, STUDY_EMOTIONS
+
+MIXED = "mixed"  # train group drawn half from each group, same size and per-emotion counts
+DEFAULT_DATA_ROOT = "../shared/data"
+
+SPEC_INVALID = "{source}: field {field!r}: {message}"
+SPEC_NOT_MAPPING = "{source}: an experiment spec must be a YAML mapping, got {kind}"
+OVERRIDE_SYNTAX = "override {item!r}: expected key=value with a dotted key, e.g. train.epochs=2"
+OVERRIDE_PATH = "override {item!r}: {key!r} is not a field of {parent!r}; fields: {valid}"
+OVERRIDE_INDEX = "override {item!r}: {key!r} is not a valid index for a list of {length}"
+UNKNOWN_EMOTIONS = "unknown emotion(s) {bad}; allowed: {allowed}"
+MIXED_NEEDS_TWO = "train group 'mixed' needs exactly two groups in data.groups, got {groups}"
+UNKNOWN_TRAIN_GROUP = "train group {bad!r} is neither one of data.groups {groups} nor 'mixed'"
+UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
+
+
+class SpecError(ValueError):
+    """A spec that does not validate; the message names the file, the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    """One data source: a name from ``ferbias.data.sources.SOURCES``, a path and its options."""
+
+    source: str = Field(description="source name, e.g. fer2013, manifest, cfd, jaffe")
+    path: str = Field(description="folder or file; ${FERBIAS_DATA} is expanded")
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to load_source")
+    face_crop: bool | None = Field(None, description="detect and crop faces; None: per source")
+
+    def resolved_path(self) -> Path:
+        """``path`` with ``${FERBIAS_DATA}`` and other environment variables expanded."""
+        root = os.environ.get("FERBIAS_DATA", DEFAULT_DATA_ROOT)
+        expanded = self.path.replace("${FERBIAS_DATA}", root)
+        return Path(os.path.expandvars(expanded)).expanduser()
+
+
+# sizes per split: one number for every group, or one number per group (e.g. the study's sizes).
+SplitSizes = int | dict[str, int]
+
+
+class SizesSpec(_Strict):
+    """Caps on images per group and split, drawn stratified by emotion; None keeps all."""
+
+    train: SplitSizes | None = None
+    val: SplitSizes | None = None
+    test: SplitSizes | None = None
+
+    def for_split(self, split: str, group: str) -> int | None:
+        value = getattr(self, split)
+        return value.get(group) if isinstance(value, dict) else value
+
+
+class DataSpec(_Strict):
+    """The primary images: sources, emotion set, groups, splits and sizes."""
+
+    name: str = Field("heldout", description="test_set name of the groups' held-out test images")
+    sources: list[SourceSpec] = Field(min_length=1)
+    emotions: list[str] = Field(default_factory=lambda: list(STUDY_EMOTIONS))
+    group_col: str = Field("gender", description="any manifest column, e.g. gender or race")
+    groups: list[str] = Field(default_factory=lambda: ["female", "male"], min_length=1)
+    match_sizes: bool = Field(True, description="equal per-emotion counts in every group")
+    sizes: SizesSpec = Field(default_factory=SizesSpec)
+    val_fraction: float = Field(0.15, gt=0, lt=1, description="carved from train")
+    test_fraction: float = Field(0.15, gt=0, lt=1, description="only where no official test")
+    split_seed: int = Field(0, description="seed of splits, size caps and matching")
+    # Duplicate groups never straddle splits: "exact" hashes file bytes; "near" also finds
+    # near-identical images (perceptual hash; prepares every image once, cached).
+    duplicates: Literal["none", "exact", "near"] = "exact"
+    image_size: int = Field(48, ge=8, le=256)
+
+    @field_validator("emotions")
+    @classmethod
+    def _known_emotions(cls, emotions: list[str]) -> list[str]:
+        bad = sorted(set(emotions) - set(EMOTIONS))
+        if bad:
+            raise ValueError(UNKNOWN_EMOTIONS.format(bad=bad, allowed=list(EMOTIONS)))
+        if len(emotions) < 2:
+            raise ValueError("at least two emotions are needed")
+        return emotions
+
+    @model_validator(mode="after")
+    def _sizes_name_groups(self) -> DataSpec:
+        for split in ("train", "val", "test"):
+            value = getattr(self.sizes, split)
+            if isinstance(value, dict):
+                for group in set(value) - set(self.groups):
+                    raise ValueError(UNKNOWN_SIZE_GROUP.format(bad=group, groups=self.groups))
+        return self
+
+
+class TestSetSpec(_Strict):
+    """An external test set (e.g. CFD, JAFFE); only images of the spec's emotions are used."""
+
+    name: str
+    source: SourceSpec
+
+
+class TrainSpec(_Strict):
+    """What to train: the grid is models x variants x train groups x seeds."""
+
+    models: list[str] = Field(default_factory=lambda: ["paper-cnn"], min_length=1)
+    model_options: dict[str, Any] = Field(default_factory=dict, description="to create_model")
+    variants: list[str] = Field(default_factory=lambda: ["baseline"], min_length=1)
+    groups: list[str] = Field(
+        default_factory=lambda: ["female", "male", MIXED], min_length=1, description="train groups"
+    )
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    epochs: int = Field(20, ge=1, description="the study trained 20 epochs")
+    batch_size: int | None = Field(None, ge=1, description="None: the variant's (study: 64)")
+
+
+class ExperimentSpec(_Strict):
+    """A whole experiment: its name, data, external test sets and training grid."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="folder name under --out")
+    description: str = ""
+    data: DataSpec
+    test_sets: list[TestSetSpec] = Field(default_factory=list)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    executor: Literal["local", "processes", "ray"] = "local"
+    # The study's published accuracies for the report's side-by-side table:
+    # variant -> train group -> test group -> accuracy (fraction or percent).
+    published: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _train_groups_known(self) -> ExperimentSpec:
+        for group in self.train.groups:
+            if group == MIXED and len(self.data.groups) != 2:
+                raise ValueError(MIXED_NEEDS_TWO.format(groups=self.data.groups))
+            if group != MIXED and group not in self.data.groups:
+                raise ValueError(UNKNOWN_TRAIN_GROUP.format(bad=group, groups=self.data.groups))
+        return self
+
+
+def load_spec(
+    path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
+) -> ExperimentSpec:
+    """Read a YAML spec, apply dotted ``key=value`` overrides and validate it."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise SpecError(SPEC_NOT_MAPPING.format(source=path, kind=type(raw).__name__))
+    return spec_from_dict(apply_overrides(raw, overrides), source=str(path))
+
+
+def spec_from_dict(raw: dict[str, Any], *, source: str = "<spec>") -> ExperimentSpec:
+    """Validate a spec mapping; errors become one ``SpecError`` naming every bad field."""
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as error:
+        lines = [
+            SPEC_INVALID.format(
+                source=source,
+                field=".".join(str(part) for part in item["loc"]) or "(top level)",
+                message=item["msg"],
+            )
+            for item in error.errors()
+        ]
+        raise SpecError("\n".join(lines)) from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``a.b.c=value`` set; values are parsed as YAML (2, [0, 1], x)."""
+    result = yaml.safe_load(yaml.safe_dump(raw))
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(OVERRIDE_SYNTAX.format(item=item))
+        parts = key.strip().split(".")
+        parent = _walk(result, parts[:-1], item)
+        _assign(parent, parts[-1], yaml.safe_load(text), item)
+    return result
+
+
+def _walk(node: Any, parts: list[str], item: str) -> Any:
+    """Descend ``parts``, creating mappings for fields absent so far (defaults in the models)."""
+    for index, part in enumerate(parts):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, item)]
+            continue
+        if not isinstance(node, dict):
+            parent = ".".join(parts[:index]) or "(top level)"
+            raise SpecError(OVERRIDE_PATH.format(item=item, key=part, parent=parent, valid="none"))
+        node = node.setdefault(part, {})
+    return node
+
+
+def _assign(parent: Any, key: str, value: Any, item: str) -> None:
+    if isinstance(parent, list):
+        parent[_list_index(parent, key, item)] = value
+    elif isinstance(parent, dict):
+        parent[key] = value
+    else:
+        raise SpecError(OVERRIDE_PATH.format(item=item, key=key, parent=item, valid="none"))
+
+
+def _list_index(node: list, part: str, item: str) -> int:
+    if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+        raise SpecError(OVERRIDE_INDEX.format(item=item, key=part, length=len(node)))
+    return int(part)

@@ -1,0 +1,139 @@
+"""Downloads for users who are online; a clear, fast error for everyone else.
+
+Only FER-2013 can be fetched automatically (Kaggle ``msambare/fer2013`` through ``kagglehub``,
+which needs Kaggle credentials for some accounts). Every other data set is released under a
+request form or licence agreement: ``fetch`` names its official page and the folder layout the
+loader expects. Offline, ``fetch`` fails within ``timeout`` seconds instead of hanging.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchInfo:
+    """Where a data set comes from and how to get it."""
+
+    url: str
+    layout: str  # what the folder passed to ``load_source`` must look like
+    kaggle_handle: str | None = None  # set when ``fetch`` can download it with kagglehub
+
+
+FETCHABLE: dict[str, FetchInfo] = {
+    "fer2013": FetchInfo(
+        url="https://www.kaggle.com/datasets/msambare/fer2013",
+        layout="train/<emotion>/*.jpg and test/<emotion>/*.jpg",
+        kaggle_handle="msambare/fer2013",
+    ),
+    "ckplus48": FetchInfo(
+        url="https://www.jeffcohn.net/Resources/ (CK+ agreement; CK+48 crops as on Kaggle)",
+        layout="CK+48/<emotion>/S<subject>_<sequence>_<frame>.png",
+    ),
+    "jaffe": FetchInfo(
+        url="https://doi.org/10.5281/zenodo.3451524 (usage agreement)",
+        layout="jaffedbase/<poser>.<EXPR><n>.<number>.tiff",
+    ),
+    "cfd": FetchInfo(
+        url="https://www.chicagofaces.org (request form)",
+        layout="female/ and male/ folders of CFD-<race><gender>-<id>-<n>-<expr>.jpg",
+    ),
+    "utkface": FetchInfo(
+        url="https://susanqq.github.io/UTKFace/ (non-commercial research)",
+        layout="crop_part1/<age>_<gender>_<race>_<datetime>.jpg.chip.jpg",
+    ),
+    "celeba": FetchInfo(
+        url="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (agreement)",
+        layout="Dataset/Images/*.jpg plus train.csv, validation.csv, test.csv",
+    ),
+    "trainingdata-fer": FetchInfo(
+        url="https://www.kaggle.com/datasets/tapakah68/facial-emotion-recognition",
+        layout="images/<set_id>/<Emotion>.jpg plus the ';'-separated set CSV",
+    ),
+}
+
+UNKNOWN_DATASET = "no download information for {name!r}; known data sets: {known}"
+BY_HAND = (
+    "{name} cannot be downloaded automatically: request it at {url}, then unpack it into {to} "
+    "so that it holds {layout}"
+)
+OFFLINE = (
+    "cannot reach {host} within {timeout:g} s (offline?). Download {url} by hand and unpack it "
+    "into {to} so that it holds {layout}"
+)
+DOWNLOAD_FAILED = (
+    "kagglehub could not download {handle} ({error}). Check your Kaggle credentials "
+    "(~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY), or download {url} by hand and "
+    "unpack it into {to} so that it holds {layout}"
+)
+KAGGLE_HOST = "www.kaggle.com"
+
+
+class FetchError(RuntimeError):
+    """A data set could not be fetched; the message says what to download and where to put it."""
+
+
+def reachable(host: str, *, timeout: float, port: int = 443) -> bool:
+    """True when a TCP connection to ``host`` opens within ``timeout`` seconds (DNS included)."""
+    outcome: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(outcome and outcome[0])
+
+
+def _kaggle_download(handle: str) -> Path:
+    import kagglehub
+
+    return Path(kagglehub.dataset_download(handle))
+
+
+def fetch(
+    name: str,
+    to: str | Path,
+    *,
+    timeout: float = 5.0,
+    downloader: Callable[[str], Path] = _kaggle_download,
+) -> Path:
+    """Download data set ``name`` into the folder ``to`` and return ``to``.
+
+    Raises ``KeyError`` for an unknown name and ``FetchError`` (with what to download and where
+    to put it) when the data set must be requested by hand, the network is unreachable, or the
+    download fails. A folder that already holds the data set is returned as it is.
+    """
+    if name not in FETCHABLE:
+        raise KeyError(UNKNOWN_DATASET.format(name=name, known=sorted(FETCHABLE)))
+    info, to = FETCHABLE[name], Path(to).expanduser()
+    where = {"url": info.url, "to": to, "layout": info.layout}
+    if info.kaggle_handle is None:
+        raise FetchError(BY_HAND.format(name=name, **where))
+    if (to / "train").is_dir() and (to / "test").is_dir():
+        log.info("%s already present in %s", name, to)
+        return to
+    if not reachable(KAGGLE_HOST, timeout=timeout):
+        raise FetchError(OFFLINE.format(host=KAGGLE_HOST, timeout=timeout, **where))
+    try:
+        downloaded = downloader(info.kaggle_handle)
+    except Exception as error:  # kagglehub raises many kinds; all mean "not downloaded"
+        raise FetchError(
+            DOWNLOAD_FAILED.format(handle=info.kaggle_handle, error=error, **where)
+        ) from error
+    shutil.copytree(downloaded, to, dirs_exist_ok=True)
+    log.info("copied %s from %s to %s", name, downloaded, to)
+    return to

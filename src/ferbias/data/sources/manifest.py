@@ -1,0 +1,82 @@
+"""A generic manifest: a CSV or Parquet file a user writes to bring any data set.
+
+Columns: ``path`` (required; relative paths are resolved against the file's folder), and
+optionally ``emotion`` (canonical names or common spellings such as "anger", "happiness"),
+``gender`` (female / male / unknown, or f / m), ``subject_id``, ``split`` (train / val / test;
+"validation" is accepted), ``age``, ``race``. A bad emotion, gender or split raises
+``ValueError`` naming the file, the row and the allowed values; a listed file that does not exist
+is a reported skip. sample_id is ``"<source>:<path as written in the file>"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ferbias.data.schema import EMOTION_ALIASES
+from ferbias.data.sources.base import LoadResult, finish, register_source, require_file
+from ferbias.data.sources.labels import GENDER_ALIASES, read_table
+
+NAME = "manifest"
+LAYOUT = "a CSV or Parquet file with columns path, emotion, gender, subject_id, split (+age, race)"
+SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+NO_PATH_COLUMN = "manifest file {path}: needs a 'path' column; found {columns}"
+BAD_VALUE = "manifest file {path}, row {row}: {column} {value!r} is not valid; allowed: {allowed}"
+FILE_MISSING = "listed in {manifest} (row {row}) but the file does not exist"
+EMPTY = "manifest file {path} has no rows; expected " + LAYOUT
+
+
+def _text(value: object) -> str:
+    return "" if value is None or pd.isna(value) else str(value).strip()
+
+
+def _lookup(value: object, table: dict, *, column: str, path: Path, row: int) -> str | None:
+    """``table[value]`` (case-insensitive); empty -> None; unknown -> ``ValueError`` naming row."""
+    text = _text(value).lower()
+    if not text:
+        return None
+    if text not in table:
+        allowed = sorted(set(table.values()))
+        raise ValueError(
+            BAD_VALUE.format(path=path, row=row, column=column, value=value, allowed=allowed)
+        )
+    return table[text]
+
+
+def _fields(record: dict, path: Path, i: int) -> dict:
+    where = {"path": path, "row": i}
+    gender = _lookup(record.get("gender"), GENDER_ALIASES, column="gender", **where)
+    age = _text(record.get("age"))
+    return {
+        "emotion": _lookup(record.get("emotion"), EMOTION_ALIASES, column="emotion", **where),
+        "gender": gender or "unknown",
+        "gender_source": "manifest" if gender in ("female", "male") else pd.NA,
+        "subject_id": _text(record.get("subject_id")) or pd.NA,
+        "original_split": _lookup(record.get("split"), SPLITS, column="split", **where) or pd.NA,
+        "age": int(float(age)) if age else pd.NA,
+        "race": _text(record.get("race")) or pd.NA,
+    }
+
+
+@register_source(NAME, face_cropped=False, layout=LAYOUT)
+def load_manifest(path: Path, *, source: str = NAME) -> LoadResult:
+    """Load a user manifest; rows keep ``source`` (default "manifest") as their source name."""
+    path = require_file(path, source=NAME, layout=LAYOUT)
+    table = read_table(path)
+    if "path" not in table:
+        raise ValueError(NO_PATH_COLUMN.format(path=path, columns=list(table.columns)))
+    if table.empty:
+        raise ValueError(EMPTY.format(path=path))
+    rows, skipped = [], []
+    for i, record in enumerate(table.to_dict("records")):
+        fields = _fields(record, path, i)
+        written = _text(record["path"])
+        image = Path(written) if Path(written).is_absolute() else path.parent / written
+        if not image.is_file():
+            skipped.append((str(image), FILE_MISSING.format(manifest=path, row=i)))
+            continue
+        rows.append(
+            {"sample_id": f"{source}:{written}", "source": source, "path": str(image), **fields}
+        )
+    return finish(rows, skipped)

@@ -1,0 +1,322 @@
+"""Classification and fairness metrics from the predictions table alone (no torch).
+
+Every metric is computed from ``y_true``, ``y_pred`` and the ``p_<emotion>`` columns of the
+predictions table (one row per test image x model). Per-group results use fairlearn's
+``MetricFrame``: one frame per (run_id, test_set), computed once, read as ``overall``,
+``by_group`` and ``difference()``.
+
+Conventions (each checked against scikit-learn in tests/test_metrics.py):
+- balanced accuracy and macro-F1 average over the classes present in ``y_true`` (an external
+  test set with four emotions is scored on those four; predicting a fifth still counts as an
+  error), matching ``sklearn`` with ``labels=<classes in y_true>``;
+- per-class precision/recall/F1 use ``zero_division=0``;
+- cross-entropy is ``-mean(log p_true)`` with probabilities clipped to [1e-12, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame
+
+log = logging.getLogger(__name__)
+
+PROBA_PREFIX = "p_"
+EPSILON = 1e-12
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "cross_entropy")
+NO_PROBA_COLUMNS = "predictions have no '{prefix}<emotion>' columns; expected one per class"
+MISSING_PREDICTION_COLUMNS = "predictions are missing column(s) {missing}; expected {expected}"
+REQUIRED_COLUMNS = ("run_id", "test_set", "sample_id", "group", "y_true", "y_pred")
+RUN_COLUMNS = ("run_id", "model", "variant", "train_group", "seed")
+FINISHED = "finished"
+NO_FINISHED_RUNS = (
+    "no finished runs under {path}: expected <run-id>/run.json with status 'finished'"
+)
+BAD_RUN_JSON = "{path}: run.json lacks key(s) {missing}; expected {expected}"
+
+
+def emotion_classes(predictions: pd.DataFrame) -> list[str]:
+    """The model's classes, in the order of the ``p_<emotion>`` columns."""
+    classes = [c[len(PROBA_PREFIX) :] for c in predictions.columns if c.startswith(PROBA_PREFIX)]
+    if not classes:
+        raise ValueError(NO_PROBA_COLUMNS.format(prefix=PROBA_PREFIX))
+    return classes
+
+
+def check_predictions(predictions: pd.DataFrame) -> None:
+    """Raise ``ValueError`` naming the missing columns of a malformed predictions table."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise ValueError(
+            MISSING_PREDICTION_COLUMNS.format(missing=missing, expected=list(REQUIRED_COLUMNS))
+        )
+    emotion_classes(predictions)
+
+
+def true_class_probability(predictions: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
+    """The probability each row's model gave to the true class (0 when the class is unknown)."""
+    proba = predictions[[PROBA_PREFIX + c for c in classes]].to_numpy(dtype=float)
+    codes = pd.Categorical(predictions["y_true"], categories=list(classes)).codes
+    picked = proba[np.arange(len(proba)), np.clip(codes, 0, None)]
+    return np.where(codes >= 0, picked, 0.0)
+
+
+def class_codes(values, classes: Sequence[str]) -> np.ndarray:
+    """Index of each value in ``classes`` (-1 when absent)."""
+    return pd.Categorical(np.asarray(values, dtype=object), categories=list(classes)).codes
+
+
+def _confusion_codes(t: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
+    t, p = np.asarray(t, np.int64), np.asarray(p, np.int64)
+    keep = (t >= 0) & (p >= 0)
+    return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+
+
+def confusion(y_true, y_pred, classes: Sequence[str]) -> np.ndarray:
+    """Counts ``C[i, j]`` of true class i predicted as j (rows/cols in ``classes`` order)."""
+    codes = class_codes(y_true, classes), class_codes(y_pred, classes)
+    return _confusion_codes(*codes, len(classes))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros(np.shape(num), float), where=np.asarray(den) > 0)
+
+
+def per_class_rates(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall (TPR), F1, FPR and support per class from a confusion matrix."""
+    tp = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    predicted = matrix.sum(axis=0).astype(float)
+    negatives = matrix.sum() - support
+    precision, recall = _ratio(tp, predicted), _ratio(tp, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "fpr": _ratio(predicted - tp, negatives),
+        "support": support,
+    }
+
+
+def _present_mean(matrix: np.ndarray, rate: str) -> float:
+    rates = per_class_rates(matrix)
+    return float(rates[rate][rates["support"] > 0].mean())
+
+
+def accuracy(y_true, y_pred) -> float:
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def balanced_accuracy(y_true, y_pred, *, classes: Sequence[str]) -> float:
+    return _present_mean(confusion(y_true, y_pred, classes), "recall")
+
+
+def macro_f1(y_true, y_pred, *, classes: Sequence[str]) -> float:
+    return _present_mean(confusion(y_true, y_pred, classes), "f1")
+
+
+def cross_entropy(y_true, y_pred, *, p_true) -> float:
+    """Mean ``-log p_true``; ``y_true``/``y_pred`` are unused (MetricFrame's signature)."""
+    return float(np.mean(-np.log(np.clip(np.asarray(p_true, float), EPSILON, 1.0))))
+
+
+def _code_metrics(k: int) -> dict[str, Callable]:
+    """MetricFrame metrics on integer class codes (fast): the summary scalars and the matrix."""
+    matrix = partial(_confusion_codes, k=k)
+    return {
+        "accuracy": accuracy,
+        "balanced_accuracy": lambda t, p: _present_mean(matrix(t, p), "recall"),
+        "macro_f1": lambda t, p: _present_mean(matrix(t, p), "f1"),
+        "cross_entropy": cross_entropy,
+        "confusion": matrix,
+    }
+
+
+def group_metric_frame(
+    frame: pd.DataFrame, *, classes: Sequence[str], group_col: str = "group"
+) -> MetricFrame:
+    """All metrics of one (run, test set) overall and per ``group_col`` value, computed once;
+    column ``confusion`` holds each group's confusion matrix (per-class rates derive from it)."""
+    groups = frame[group_col].astype("string").fillna("unknown").to_numpy(dtype=object)
+    return MetricFrame(
+        metrics=_code_metrics(len(classes)),
+        y_true=class_codes(frame["y_true"], classes),
+        y_pred=class_codes(frame["y_pred"], classes),
+        sensitive_features=pd.Series(groups, name=group_col),
+        sample_params={"cross_entropy": {"p_true": true_class_probability(frame, classes)}},
+    )
+
+
+def _summary_rows(mf: MetricFrame, keys: dict, counts: pd.Series) -> list[dict]:
+    columns = list(SUMMARY_METRICS)
+    rows = [{**keys, "group": "all", "n": int(counts.sum()), **mf.overall[columns]}]
+    for group, values in mf.by_group[columns].iterrows():
+        rows.append({**keys, "group": group, "n": int(counts[group]), **values})
+    return rows
+
+
+def _class_rows(mf: MetricFrame, keys: dict, classes: Sequence[str]) -> list[dict]:
+    matrices = {"all": mf.overall["confusion"], **mf.by_group["confusion"].to_dict()}
+    rows = []
+    for group, matrix in matrices.items():
+        rates = pd.DataFrame(per_class_rates(matrix)).assign(emotion=list(classes))
+        rates["support"] = rates["support"].astype(int)
+        rows += [{**keys, "group": group, **r} for r in rates.to_dict(orient="records")]
+    return rows
+
+
+def _gap_rows(mf: MetricFrame, keys: dict, classes: Sequence[str]) -> list[dict]:
+    """Per emotion: max - min over groups of recall (TPR) and FPR (0 with one group)."""
+    rates = [per_class_rates(m) for m in mf.by_group["confusion"]]
+    recall = np.stack([r["recall"] for r in rates])
+    fpr = np.stack([r["fpr"] for r in rates])
+    recall_gap, fpr_gap = np.ptp(recall, axis=0), np.ptp(fpr, axis=0)
+    return [
+        {**keys, "emotion": e, "recall_gap": float(r), "fpr_gap": float(f)}
+        for e, r, f in zip(classes, recall_gap, fpr_gap, strict=True)
+    ]
+
+
+def _difference_row(mf: MetricFrame, keys: dict) -> dict:
+    diff = mf.difference(method="between_groups")
+    return {**keys, **{f"{m}_gap": float(diff[m]) for m in SUMMARY_METRICS}}
+
+
+def metric_tables(
+    predictions: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("run_id", "test_set"),
+    group_col: str = "group",
+) -> dict[str, pd.DataFrame]:
+    """Tidy tables per ``by`` key: ``summary`` (one row per key x group, group "all" = overall),
+    ``per_class`` (key x group x emotion), ``gaps`` (key x emotion: recall and FPR gaps, i.e.
+    max minus min over groups; 0 where a test set has one group) and ``differences`` (key: the
+    summary metrics' between-group differences, ``MetricFrame.difference()``)."""
+    check_predictions(predictions)
+    classes = emotion_classes(predictions)
+    summary, per_class, gaps, differences = [], [], [], []
+    for key, frame in predictions.groupby(list(by), sort=True, observed=True):
+        keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        mf = group_metric_frame(frame, classes=classes, group_col=group_col)
+        counts = frame[group_col].astype("string").fillna("unknown").value_counts()
+        summary += _summary_rows(mf, keys, counts)
+        per_class += _class_rows(mf, keys, classes)
+        gaps += _gap_rows(mf, keys, classes)
+        differences.append(_difference_row(mf, keys))
+    return {
+        "summary": pd.DataFrame(summary),
+        "per_class": pd.DataFrame(per_class),
+        "gaps": pd.DataFrame(gaps),
+        "differences": pd.DataFrame(differences),
+    }
+
+
+def max_rate_gaps(
+    gaps: pd.DataFrame, *, by: Sequence[str] = ("run_id", "test_set")
+) -> pd.DataFrame:
+    """Per key: the largest per-emotion TPR (recall; equal opportunity) and FPR gap."""
+    return (
+        gaps.groupby(list(by), sort=True)
+        .agg(max_tpr_gap=("recall_gap", "max"), max_fpr_gap=("fpr_gap", "max"))
+        .reset_index()
+    )
+
+
+def confusion_table(
+    predictions: pd.DataFrame, *, classes: Sequence[str] | None = None, normalize: bool = True
+) -> pd.DataFrame:
+    """Confusion matrix (rows true, columns predicted); rows sum to 1 when ``normalize``."""
+    classes = list(classes or emotion_classes(predictions))
+    matrix = confusion(predictions["y_true"], predictions["y_pred"], classes).astype(float)
+    if normalize:
+        matrix = _ratio(matrix, matrix.sum(axis=1, keepdims=True))
+    return pd.DataFrame(matrix, index=pd.Index(classes, name="true"), columns=classes)
+
+
+def add_image_scores(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Copy with per-image ``correct`` (0/1), ``cross_entropy`` (-log p_true) and ``test_group``
+    (the image's group as text; "unknown" when missing)."""
+    scored = predictions.copy()
+    scored["correct"] = (scored["y_true"] == scored["y_pred"]).astype(float)
+    p_true = true_class_probability(scored, emotion_classes(scored))
+    scored["cross_entropy"] = -np.log(np.clip(p_true, EPSILON, 1.0))
+    scored["test_group"] = scored["group"].astype("string").fillna("unknown").astype(str)
+    return scored
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Everything the statistics need from ``runs/<experiment>/``."""
+
+    directory: Path
+    record: dict  # experiment.json ({} when absent)
+    runs: pd.DataFrame  # one row per finished run: RUN_COLUMNS + the rest of run.json's scalars
+    predictions: pd.DataFrame  # every run's predictions joined with RUN_COLUMNS
+    histories: pd.DataFrame  # every run's history.csv joined with RUN_COLUMNS
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        log.warning("skipping unreadable %s: %s", path, error)
+        return {}
+
+
+def _finished_runs(directory: Path) -> list[tuple[Path, dict]]:
+    found = []
+    for meta_path in sorted(directory.glob("*/run.json")):
+        meta = _read_json(meta_path)
+        if meta.get("status") != FINISHED:
+            continue
+        if not (meta_path.parent / "predictions.parquet").is_file():
+            log.warning("skipping %s: finished but predictions.parquet is missing", meta_path)
+            continue
+        missing = [k for k in RUN_COLUMNS if k not in meta]
+        if missing:
+            raise ValueError(
+                BAD_RUN_JSON.format(path=meta_path, missing=missing, expected=list(RUN_COLUMNS))
+            )
+        found.append((meta_path.parent, meta))
+    return found
+
+
+def load_experiment(directory: str | Path) -> ExperimentResults:
+    """Load experiment.json and every finished run (run.json, predictions, history)."""
+    directory = Path(directory)
+    record = (
+        _read_json(directory / "experiment.json")
+        if (directory / "experiment.json").is_file()
+        else {}
+    )
+    found = _finished_runs(directory)
+    if not found:
+        raise FileNotFoundError(NO_FINISHED_RUNS.format(path=directory))
+    runs = pd.DataFrame(
+        [{k: v for k, v in meta.items() if not isinstance(v, dict | list)} for _, meta in found]
+    )
+    keys = runs[list(RUN_COLUMNS)]
+    predictions = pd.concat(
+        [pd.read_parquet(folder / "predictions.parquet") for folder, _ in found], ignore_index=True
+    )
+    if "subject_id" not in predictions:
+        predictions["subject_id"] = pd.NA
+    check_predictions(predictions)
+    predictions = predictions.merge(keys, on="run_id", how="left")
+    histories = [
+        pd.read_csv(folder / "history.csv").assign(run_id=meta["run_id"])
+        for folder, meta in found
+        if (folder / "history.csv").is_file()
+    ]
+    histories = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    if len(histories):
+        histories = histories.merge(keys, on="run_id", how="left")
+    return ExperimentResults(directory, record, runs, predictions, histories)

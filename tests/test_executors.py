@@ -1,0 +1,66 @@
+"""Executors: local processes and a local Ray instance run a 2-run grid like the local one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from experiment_toy import toy_overrides, write_toy_manifest
+
+from ferbias.config import load_spec
+from ferbias.executors import EXECUTORS, create_executor
+from ferbias.experiment import prepare_experiment, run_experiment
+
+QUICK = Path(__file__).parents[1] / "experiments" / "quick.yaml"
+TWO_RUNS = ["train.variants=[baseline]", "train.groups=[female, male]"]
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("toy")
+    primary = write_toy_manifest(folder, per_cell={"train": 4, "test": 1})
+    external = write_toy_manifest(folder / "ext", per_cell={"test": 1}, name="ext")
+    return load_spec(QUICK, [*toy_overrides(primary, external), *TWO_RUNS])
+
+
+def _grid(spec, out: Path, executor) -> dict[str, pd.DataFrame]:
+    prepared = prepare_experiment(spec, out)
+    outcomes = dict(run_experiment(prepared, executor))
+    assert {o.status for o in outcomes.values()} == {"trained"}, outcomes
+    return {
+        run.run_id: pd.read_parquet(prepared.run_dir(run) / "predictions.parquet")
+        for run in outcomes
+    }
+
+
+@pytest.fixture(scope="module")
+def local_predictions(spec, tmp_path_factory):
+    return _grid(spec, tmp_path_factory.mktemp("local"), create_executor("local"))
+
+
+def test_registry_lists_the_executors():
+    assert EXECUTORS.names() == ["local", "processes", "ray"]
+    with pytest.raises(KeyError, match="valid names: local, processes, ray"):
+        create_executor("slurm")
+
+
+def _assert_same(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for run_id, frame in first.items():
+        pd.testing.assert_frame_equal(frame, second[run_id], check_exact=False, atol=1e-5)
+
+
+def test_process_executor_matches_the_local_one(spec, tmp_path, local_predictions):
+    _assert_same(local_predictions, _grid(spec, tmp_path, create_executor("processes", workers=2)))
+
+
+def test_ray_executor_runs_a_two_run_grid_on_a_local_instance(spec, tmp_path, local_predictions):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        predictions = _grid(spec, tmp_path, create_executor("ray"))
+    finally:
+        ray.shutdown()
+    assert len(predictions) == 2
+    _assert_same(local_predictions, predictions)
