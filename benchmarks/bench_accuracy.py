@@ -5,7 +5,8 @@ train/val duplicates of test images left out), test on PublicTest + PrivateTest 
 Not a test: run it in the background, e.g.
 
     nice -n 10 .venv/bin/python benchmarks/bench_accuracy.py --model paper-cnn \
-        --variant standard --epochs 30 --seeds 0 1 2 --out runs/bench-accuracy
+        --variant standard --epochs 10 --batch-size 128 --threads 1 --seeds 0 1 2 \
+        --out runs/bench-accuracy
 
 Each (model, variant, seed) trains in ``OUT/<model>-<variant>-e<epochs>-s<seed>`` and resumes
 there if interrupted; results are appended to ``OUT/results.csv`` and summarised in a table.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from rich.console import Console
 from rich.table import Table
 from scipy import stats
@@ -101,9 +103,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--path", type=Path, default=DEFAULT_PATH)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-accuracy"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)  # a shared machine: fewer threads spin less
     data = load_training_data("fer2013", args.path, group="all", emotions=list(STUDY_EMOTIONS))
     logging.info("train %d, val %d, test %d", len(data.train_y), len(data.val_y), len(data.test_y))
     results_path = args.out / "results.csv"

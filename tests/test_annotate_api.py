@@ -8,9 +8,9 @@ import threading
 
 import pandas as pd
 import pytest
-from conftest import synthetic_face
 from PIL import Image
 
+from conftest import synthetic_face
 from ferbias.annotate import AnnotationStore, make_server
 from ferbias.gender import labels
 
@@ -23,12 +23,19 @@ def served(tmp_path):
         (tmp_path / "src" / file).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(synthetic_face(seed=i)).save(tmp_path / "src" / file)
     items = pd.DataFrame(
-        {"file": files, "sample_id": [f"toy:{f}" for f in files],
-         "path": [str(tmp_path / "src" / f) for f in files]}
+        {
+            "file": files,
+            "sample_id": [f"toy:{f}" for f in files],
+            "path": [str(tmp_path / "src" / f) for f in files],
+        }
     )
     auto = labels.automatic_labels(
-        files[1:3], [f"toy:{f}" for f in files[1:3]], ["female", "unknown"], [0.9, 0.45],
-        labeller="onnx-cc0", version="t",
+        files[1:3],
+        [f"toy:{f}" for f in files[1:3]],
+        ["female", "unknown"],
+        [0.9, 0.45],
+        labeller="onnx-cc0",
+        version="t",
     )
     labels_path = tmp_path / "labels.csv"
     labels.write_labels(labels_path, auto)
@@ -70,7 +77,9 @@ def test_image_is_png_of_the_face(served):
 
 def test_answer_saved_with_annotator_and_undone(served):
     port, labels_path = served
-    status, data = _request(port, "POST", "/api/label", {"file": "train/happy/1.png", "gender": "male"})
+    status, data = _request(
+        port, "POST", "/api/label", {"file": "train/happy/1.png", "gender": "male"}
+    )
     assert status == 200 and json.loads(data)["gender"] == "male"
     saved = labels.resolve_labels(labels.read_labels(labels_path)).set_index("file")
     assert saved.at["train/happy/1.png", "gender"] == "male"

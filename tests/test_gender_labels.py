@@ -25,7 +25,11 @@ def _auto() -> pd.DataFrame:
 
 def test_labels_round_trip(tmp_path):
     frame = labels.add_hand_label(
-        _auto(), file="a/2.jpg", sample_id="src:a/2.jpg", gender="male", annotator="ann",
+        _auto(),
+        file="a/2.jpg",
+        sample_id="src:a/2.jpg",
+        gender="male",
+        annotator="ann",
         now=datetime(2026, 1, 1, tzinfo=UTC),
     )
     path = labels.write_labels(tmp_path / "l.csv", frame)
@@ -36,19 +40,25 @@ def test_labels_round_trip(tmp_path):
 
 
 def test_compact_file_reads_back(tmp_path):
-    path = labels.write_labels(tmp_path / "c.csv", _auto(), columns=["file", "sample_id", "gender", "p_female"])
+    path = labels.write_labels(
+        tmp_path / "c.csv", _auto(), columns=["file", "sample_id", "gender", "p_female"]
+    )
     assert pd.read_csv(path).columns.tolist() == ["file", "sample_id", "gender", "p_female"]
     back = labels.read_labels(path)
     assert back["labeller"].isna().all() and back["p_female"].tolist() == [0.91, 0.55, 0.02]
 
 
 def test_hand_label_wins_and_undo_restores():
-    frame = labels.add_hand_label(_auto(), file="a/1.jpg", sample_id="src:a/1.jpg", gender="male", annotator="x")
+    frame = labels.add_hand_label(
+        _auto(), file="a/1.jpg", sample_id="src:a/1.jpg", gender="male", annotator="x"
+    )
     resolved = labels.resolve_labels(frame).set_index("file")
     assert resolved.at["a/1.jpg", "gender"] == "male"
     assert resolved.at["a/1.jpg", "p_female"] == 0.91  # automatic p kept
     assert resolved.at["a/1.jpg", "annotator"] == "x"
-    undone = labels.resolve_labels(labels.remove_last_hand_label(frame, "a/1.jpg")).set_index("file")
+    undone = labels.resolve_labels(labels.remove_last_hand_label(frame, "a/1.jpg")).set_index(
+        "file"
+    )
     assert undone.at["a/1.jpg", "gender"] == "female" and pd.isna(undone.at["a/1.jpg", "annotator"])
 
 
@@ -79,25 +89,38 @@ def test_ensemble_labels_only_where_both_agree_confidently():
 
 
 def test_labels_join_onto_fer2013_source(tmp_path):
-    from conftest import synthetic_face
     from PIL import Image
 
+    from conftest import synthetic_face
     from ferbias.data.sources import load_source
 
-    files = ["train/happy/Training_1.jpg", "train/sad/Training_2.jpg", "test/angry/PublicTest_3.jpg"]
+    files = [
+        "train/happy/Training_1.jpg",
+        "train/sad/Training_2.jpg",
+        "test/angry/PublicTest_3.jpg",
+    ]
     for i, file in enumerate(files):
         (tmp_path / "fer" / file).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(synthetic_face(seed=i)).save(tmp_path / "fer" / file)
     auto = labels.automatic_labels(
-        files, [f"fer2013:{f}" for f in files], np.array(["female", "unknown", "male"]),
-        np.array([0.95, 0.6, 0.1]), labeller="ensemble", version="v",
+        files,
+        [f"fer2013:{f}" for f in files],
+        np.array(["female", "unknown", "male"]),
+        np.array([0.95, 0.6, 0.1]),
+        labeller="ensemble",
+        version="v",
     )
-    frame = labels.add_hand_label(auto, file=files[1], sample_id=f"fer2013:{files[1]}",
-                                  gender="female", annotator="ann")
+    frame = labels.add_hand_label(
+        auto, file=files[1], sample_id=f"fer2013:{files[1]}", gender="female", annotator="ann"
+    )
     path = labels.write_labels(tmp_path / "labels.csv", frame)
     manifest = load_source("fer2013", tmp_path / "fer", gender_labels=path).manifest
     joined = manifest.set_index("sample_id")
-    assert joined.loc[[f"fer2013:{f}" for f in files], "gender"].tolist() == ["female", "female", "male"]
+    assert joined.loc[[f"fer2013:{f}" for f in files], "gender"].tolist() == [
+        "female",
+        "female",
+        "male",
+    ]
     assert joined.at[f"fer2013:{files[1]}", "gender_source"] == "annotator:ann"
     assert joined.at[f"fer2013:{files[0]}", "gender_source"] == "labels:ensemble"
     assert joined.at[f"fer2013:{files[2]}", "p_female"] == 0.1

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synthetic_face
 
+from conftest import synthetic_face
 from ferbias.gender import create_labeller, list_labellers
-from ferbias.gender.onnx_cc0 import CHANNEL_MEANS, OnnxCC0Labeller, crop_and_resize, to_network_input
+from ferbias.gender.onnx_cc0 import (
+    CHANNEL_MEANS,
+    OnnxCC0Labeller,
+    crop_and_resize,
+    to_network_input,
+)
 
 CFD_FACES = [  # neutral faces of six self-reported races, gender from the folder
     "female/CFD-AF-213-126-N.jpg",

@@ -91,11 +91,15 @@ def test_fpr_and_gaps_by_hand():
     gaps = tables["gaps"][tables["gaps"].test_set == "fer2013:female"]
     np.testing.assert_allclose(gaps.recall_gap, np.abs(recalls["female"] - recalls["male"]))
     np.testing.assert_allclose(gaps.fpr_gap, np.abs(fprs["female"] - fprs["male"]))
+    accuracy = {g: skm.accuracy_score(f.y_true, f.y_pred) for g, f in part.groupby("group")}
+    difference = tables["differences"].set_index("test_set").loc["fer2013:female"]
+    assert difference.accuracy_gap == pytest.approx(abs(accuracy["female"] - accuracy["male"]))
     worst = metrics.max_rate_gaps(tables["gaps"]).set_index("test_set")
     assert worst.loc["fer2013:female", "max_tpr_gap"] == pytest.approx(gaps.recall_gap.max())
     assert worst.loc["fer2013:female", "max_fpr_gap"] == pytest.approx(gaps.fpr_gap.max())
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_external_set_with_fewer_emotions_scored_on_its_own_classes():
     preds = make_predictions(seed=3, true_classes=["angry", "happy", "neutral", "fear"])
     row = metrics.metric_tables(preds)["summary"].query("test_set == 'cfd' and group == 'all'")

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 from ferbias import stats
 
@@ -108,10 +109,12 @@ def test_mcnemar_exact_and_chi2_by_hand():
     assert large.p_value == pytest.approx(sps.chi2.sf(24**2 / 85, df=1))
 
 
-def test_holm_by_hand():
+def test_holm_by_hand_and_against_statsmodels():
     adjusted = stats.holm([0.01, 0.04, 0.03, 0.005, np.nan])
     np.testing.assert_allclose(adjusted[:4], [0.03, 0.06, 0.06, 0.02])
     assert np.isnan(adjusted[4])
+    p = np.random.default_rng(6).random(12) ** 3
+    np.testing.assert_allclose(stats.holm(p), multipletests(p, method="holm")[1])
 
 
 def test_minimum_detectable_gap_known_value():

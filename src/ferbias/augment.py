@@ -69,9 +69,7 @@ class Augmentation:
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         n, _, height, width = images.shape
         if self.has_geometry:
-            theta = self.matrices(n, height, width, generator).to(images.device, images.dtype)
-            grid = F.affine_grid(theta, list(images.shape), align_corners=True)
-            images = F.grid_sample(images, grid, padding_mode="border", align_corners=True)
+            images = warp(images, self.matrices(n, height, width, generator))
         if self.brightness is not None:
             images = self.apply_brightness(images, generator)
         if self.erase_p > 0:
@@ -83,36 +81,24 @@ class Augmentation:
         ranges = (self.rotation_deg, self.width_shift, self.height_shift, self.shear_deg, self.zoom)
         return any(ranges) or self.horizontal_flip or self.vertical_flip
 
-    def matrices(self, n: int, height: int, width: int, generator: torch.Generator) -> Tensor:
-        """Per-sample ``affine_grid`` matrices (output -> input, normalised x/y coordinates)."""
+    def draw(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Per-sample random parameters (float64 CPU tensors), Keras's distributions."""
         u = torch.rand(n, 8, generator=generator, dtype=torch.float64)
-        angle = torch.deg2rad((2 * u[:, 0] - 1) * self.rotation_deg)
-        shear = torch.deg2rad((2 * u[:, 1] - 1) * self.shear_deg)
-        shift_row = (2 * u[:, 2] - 1) * self.height_shift * height
-        shift_col = (2 * u[:, 3] - 1) * self.width_shift * width
         zoom_row = 1 + (2 * u[:, 4] - 1) * self.zoom
-        zoom_col = zoom_row if self.isotropic_zoom else 1 + (2 * u[:, 5] - 1) * self.zoom
-        flip_x = torch.where((u[:, 6] < 0.5) & self.horizontal_flip, -1.0, 1.0)
-        flip_y = torch.where((u[:, 7] < 0.5) & self.vertical_flip, -1.0, 1.0)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        # Keras (row, col) matrices: rotation @ shear @ zoom is the linear part, rotation @ shift
-        # the translation; Keras rotates [[cos, -sin], [sin, cos]] in (row, col).
-        lin_rr = cos * zoom_row
-        lin_rc = (-cos * torch.sin(shear) - sin * torch.cos(shear)) * zoom_col
-        lin_cr = sin * zoom_row
-        lin_cc = (-sin * torch.sin(shear) + cos * torch.cos(shear)) * zoom_col
-        trans_r = cos * shift_row - sin * shift_col
-        trans_c = sin * shift_row + cos * shift_col
-        # To normalised (x = col, y = row) with align_corners: pixel = c + c * u, c = (side-1)/2.
-        cx, cy = (width - 1) / 2, (height - 1) / 2
-        theta = torch.zeros(n, 2, 3, dtype=torch.float64)
-        theta[:, 0, 0] = lin_cc * flip_x
-        theta[:, 0, 1] = lin_cr * cy / cx * flip_y
-        theta[:, 0, 2] = trans_c / cx
-        theta[:, 1, 0] = lin_rc * cx / cy * flip_x
-        theta[:, 1, 1] = lin_rr * flip_y
-        theta[:, 1, 2] = trans_r / cy
-        return theta.float()
+        return {
+            "angle_deg": (2 * u[:, 0] - 1) * self.rotation_deg,
+            "shear_deg": (2 * u[:, 1] - 1) * self.shear_deg,
+            "shift_row": (2 * u[:, 2] - 1) * self.height_shift,  # fraction of the height
+            "shift_col": (2 * u[:, 3] - 1) * self.width_shift,  # fraction of the width
+            "zoom_row": zoom_row,
+            "zoom_col": zoom_row if self.isotropic_zoom else 1 + (2 * u[:, 5] - 1) * self.zoom,
+            "flip_x": (u[:, 6] < 0.5) & self.horizontal_flip,
+            "flip_y": (u[:, 7] < 0.5) & self.vertical_flip,
+        }
+
+    def matrices(self, n: int, height: int, width: int, generator: torch.Generator) -> Tensor:
+        """Random per-sample ``affine_grid`` matrices (see ``affine_matrices``)."""
+        return affine_matrices(self.draw(n, generator), height, width)
 
     def apply_brightness(self, images: Tensor, generator: torch.Generator) -> Tensor:
         low, high = self.brightness
@@ -141,6 +127,45 @@ class Augmentation:
         mask = (in_box & (u[:, 4] < self.erase_p).view(-1, 1, 1)).unsqueeze(1)
         fill = images.mean(dim=(1, 2, 3), keepdim=True).expand_as(images)
         return torch.where(mask, fill, images)
+
+
+def affine_matrices(params: dict[str, Tensor], height: int, width: int) -> Tensor:
+    """Keras's transform as ``affine_grid`` matrices (output -> input, normalised x/y).
+
+    Keras works in (row, col) pixels: M = rotation @ shift @ shear @ zoom about the centre
+    c = (side - 1) / 2, rotation [[cos, -sin], [sin, cos]], shear [[1, -sin s], [0, cos s]],
+    zoom diag(zx, zy); the flips (applied after the warp) negate the output coordinates.
+    """
+    angle, shear = torch.deg2rad(params["angle_deg"]), torch.deg2rad(params["shear_deg"])
+    zoom_row, zoom_col = params["zoom_row"], params["zoom_col"]
+    shift_row, shift_col = params["shift_row"] * height, params["shift_col"] * width
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    lin_rr = cos * zoom_row
+    lin_rc = (-cos * torch.sin(shear) - sin * torch.cos(shear)) * zoom_col
+    lin_cr = sin * zoom_row
+    lin_cc = (-sin * torch.sin(shear) + cos * torch.cos(shear)) * zoom_col
+    trans_r = cos * shift_row - sin * shift_col
+    trans_c = sin * shift_row + cos * shift_col
+    flip_x = 1.0 - 2.0 * params["flip_x"].double()
+    flip_y = 1.0 - 2.0 * params["flip_y"].double()
+    # To normalised (x = col, y = row) with align_corners: pixel = c + c * u.
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    theta = torch.zeros(len(angle), 2, 3, dtype=torch.float64)
+    theta[:, 0, 0] = lin_cc * flip_x
+    theta[:, 0, 1] = lin_cr * cy / cx * flip_y
+    theta[:, 0, 2] = trans_c / cx
+    theta[:, 1, 0] = lin_rc * cx / cy * flip_x
+    theta[:, 1, 1] = lin_rr * flip_y
+    theta[:, 1, 2] = trans_r / cy
+    return theta.float()
+
+
+def warp(images: Tensor, theta: Tensor) -> Tensor:
+    """One bilinear ``grid_sample`` for the batch; outside points take the edge pixel."""
+    grid = F.affine_grid(
+        theta.to(images.device, images.dtype), list(images.shape), align_corners=True
+    )
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=True)
 
 
 def create_augmentation(name: str | None) -> Augmentation | None:

@@ -28,6 +28,7 @@ OVERRIDE_INDEX = "override {item!r}: {key!r} is not a valid index for a list of 
 UNKNOWN_EMOTIONS = "unknown emotion(s) {bad}; allowed: {allowed}"
 MIXED_NEEDS_TWO = "train group 'mixed' needs exactly two groups in data.groups, got {groups}"
 UNKNOWN_TRAIN_GROUP = "train group {bad!r} is neither one of data.groups {groups} nor 'mixed'"
+UNKNOWN_OPTIONS_MODEL = "train.model_options names model {bad!r}, which is not in train.models {models}"
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
 
 
@@ -119,7 +120,8 @@ class TrainSpec(_Strict):
     """What to train: the grid is models x variants x train groups x seeds."""
 
     models: list[str] = Field(default_factory=lambda: ["paper-cnn"], min_length=1)
-    model_options: dict[str, Any] = Field(default_factory=dict, description="to create_model")
+    # Per model name, options for create_model (e.g. {vgg-fer: {width: 64}}); variants add theirs.
+    model_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     variants: list[str] = Field(default_factory=lambda: ["baseline"], min_length=1)
     groups: list[str] = Field(
         default_factory=lambda: ["female", "male", MIXED], min_length=1, description="train groups"
@@ -144,6 +146,8 @@ class ExperimentSpec(_Strict):
 
     @model_validator(mode="after")
     def _train_groups_known(self) -> ExperimentSpec:
+        for model in set(self.train.model_options) - set(self.train.models):
+            raise ValueError(UNKNOWN_OPTIONS_MODEL.format(bad=model, models=self.train.models))
         for group in self.train.groups:
             if group == MIXED and len(self.data.groups) != 2:
                 raise ValueError(MIXED_NEEDS_TWO.format(groups=self.data.groups))

@@ -53,6 +53,9 @@ class RunConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)  # the variant's resolved recipe
 
+    def __hash__(self) -> int:
+        return hash(self.run_id)
+
     @property
     def run_id(self) -> str:
         resolved = {k: v for k, v in asdict(self).items() if k != "experiment"}
@@ -117,7 +120,7 @@ def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
                     emotions=tuple(spec.data.emotions),
                     image_size=spec.data.image_size,
                     data_fingerprint=fingerprints[group],
-                    model_options={**variant.model_options, **spec.train.model_options},
+                    model_options={**variant.model_options, **spec.train.model_options.get(model, {})},
                     recipe=variant.recipe.to_dict(),
                 )
                 for group in spec.train.groups
@@ -150,7 +153,7 @@ def run_data(config: RunConfig, data: ExperimentData) -> RunData:
         ids = frame["sample_id"].astype(str)
         side = config.image_size
         pixels = np.stack([data.pixels[i] for i in ids]) if len(ids) else np.empty((0, side, side))
-        labels = frame["emotion"].map(index).to_numpy(dtype=np.int64)
+        labels = frame["emotion"].map(index).to_numpy(dtype=np.int64, copy=True)
         return pixels.astype(np.uint8), labels
 
     train_x, train_y = stack(data.train[config.train_group])

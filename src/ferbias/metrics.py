@@ -129,65 +129,85 @@ def cross_entropy(y_true, y_pred, *, p_true) -> float:
 
 
 def _code_metrics(k: int) -> dict[str, Callable]:
-    """MetricFrame metrics on integer class codes (fast): the summary scalars and the matrix."""
-    matrix = partial(_confusion_codes, k=k)
-    return {
-        "accuracy": accuracy,
-        "balanced_accuracy": lambda t, p: _present_mean(matrix(t, p), "recall"),
-        "macro_f1": lambda t, p: _present_mean(matrix(t, p), "f1"),
-        "cross_entropy": cross_entropy,
-        "confusion": matrix,
-    }
+    """MetricFrame metrics on integer class codes. Only two: fairlearn re-stacks the inputs per
+    metric and group, so the summary scalars are derived from the confusion matrix instead."""
+    return {"confusion": partial(_confusion_codes, k=k), "cross_entropy": cross_entropy}
+
+
+def _with_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Add accuracy, balanced accuracy, macro-F1 and n from each row's confusion matrix."""
+    matrices = table["confusion"]
+    return table.assign(
+        n=[int(m.sum()) for m in matrices],
+        accuracy=[float(np.trace(m) / m.sum()) if m.sum() else np.nan for m in matrices],
+        balanced_accuracy=[_present_mean(m, "recall") for m in matrices],
+        macro_f1=[_present_mean(m, "f1") for m in matrices],
+    )
 
 
 def group_metric_frame(
-    frame: pd.DataFrame, *, classes: Sequence[str], group_col: str = "group"
+    frame: pd.DataFrame,
+    *,
+    classes: Sequence[str],
+    group_col: str = "group",
+    by: Sequence[str] = ("run_id", "test_set"),
 ) -> MetricFrame:
-    """All metrics of one (run, test set) overall and per ``group_col`` value, computed once;
-    column ``confusion`` holds each group's confusion matrix (per-class rates derive from it)."""
+    """All metrics per ``by`` key (control features) overall and per ``group_col`` value,
+    computed once; column ``confusion`` holds confusion matrices (per-class rates derive
+    from them). Key x group combinations that do not occur are NaN rows (see ``_valid``)."""
     groups = frame[group_col].astype("string").fillna("unknown").to_numpy(dtype=object)
     return MetricFrame(
         metrics=_code_metrics(len(classes)),
         y_true=class_codes(frame["y_true"], classes),
         y_pred=class_codes(frame["y_pred"], classes),
         sensitive_features=pd.Series(groups, name=group_col),
+        control_features=frame[list(by)].astype(str).reset_index(drop=True),
         sample_params={"cross_entropy": {"p_true": true_class_probability(frame, classes)}},
     )
 
 
-def _summary_rows(mf: MetricFrame, keys: dict, counts: pd.Series) -> list[dict]:
-    columns = list(SUMMARY_METRICS)
-    rows = [{**keys, "group": "all", "n": int(counts.sum()), **mf.overall[columns]}]
-    for group, values in mf.by_group[columns].iterrows():
-        rows.append({**keys, "group": group, "n": int(counts[group]), **values})
+def _valid(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a MetricFrame table whose key (x group) occurs in the data, with the summary."""
+    return _with_summary(table[table["confusion"].map(lambda m: isinstance(m, np.ndarray))])
+
+
+def _keys(names: Sequence[str], key) -> dict:
+    return dict(zip(names, key if isinstance(key, tuple) else (key,), strict=True))
+
+
+def _summary_rows(overall: pd.DataFrame, by_group: pd.DataFrame, by: list[str]) -> list[dict]:
+    rows = []
+    columns = ["n", *SUMMARY_METRICS]
+    for key, row in overall[columns].iterrows():
+        rows.append({**_keys(by, key), "group": "all", **row})
+    for key, row in by_group[columns].iterrows():
+        rows.append({**_keys([*by, "group"], key), **row})
     return rows
 
 
-def _class_rows(mf: MetricFrame, keys: dict, classes: Sequence[str]) -> list[dict]:
-    matrices = {"all": mf.overall["confusion"], **mf.by_group["confusion"].to_dict()}
+def _class_rows(overall, by_group, by: list[str], classes: Sequence[str]) -> list[dict]:
+    matrices = [({**_keys(by, k), "group": "all"}, m) for k, m in overall["confusion"].items()]
+    matrices += [(_keys([*by, "group"], k), m) for k, m in by_group["confusion"].items()]
     rows = []
-    for group, matrix in matrices.items():
+    for keys, matrix in matrices:
         rates = pd.DataFrame(per_class_rates(matrix)).assign(emotion=list(classes))
         rates["support"] = rates["support"].astype(int)
-        rows += [{**keys, "group": group, **r} for r in rates.to_dict(orient="records")]
+        rows += [{**keys, **r} for r in rates.to_dict(orient="records")]
     return rows
 
 
-def _gap_rows(mf: MetricFrame, keys: dict, classes: Sequence[str]) -> list[dict]:
-    """Per emotion: max - min over groups of recall (TPR) and FPR (0 with one group)."""
-    rates = [per_class_rates(m) for m in mf.by_group["confusion"]]
-    recall = np.stack([r["recall"] for r in rates])
-    fpr = np.stack([r["fpr"] for r in rates])
-    recall_gap, fpr_gap = np.ptp(recall, axis=0), np.ptp(fpr, axis=0)
-    return [
-        {**keys, "emotion": e, "recall_gap": float(r), "fpr_gap": float(f)}
-        for e, r, f in zip(classes, recall_gap, fpr_gap, strict=True)
-    ]
-
-
-def _difference_row(mf: MetricFrame, keys: dict) -> dict:
-    diff = mf.difference(method="between_groups")
-    return {**keys, **{f"{m}_gap": float(diff[m]) for m in SUMMARY_METRICS}}
+def _gap_rows(by_group: pd.DataFrame, by: list[str], classes: Sequence[str]) -> list[dict]:
+    """Per key and emotion: max - min over groups of recall (TPR) and FPR (0 with one group)."""
+    rows = []
+    for key, matrices in by_group["confusion"].groupby(level=list(range(len(by))), sort=True):
+        rates = [per_class_rates(m) for m in matrices]
+        recall = np.ptp(np.stack([r["recall"] for r in rates]), axis=0)
+        fpr = np.ptp(np.stack([r["fpr"] for r in rates]), axis=0)
+        rows += [
+            {**_keys(by, key), "emotion": e, "recall_gap": float(r), "fpr_gap": float(f)}
+            for e, r, f in zip(classes, recall, fpr, strict=True)
+        ]
+    return rows
 
 
 def metric_tables(
@@ -197,25 +217,21 @@ def metric_tables(
     group_col: str = "group",
 ) -> dict[str, pd.DataFrame]:
     """Tidy tables per ``by`` key: ``summary`` (one row per key x group, group "all" = overall),
-    ``per_class`` (key x group x emotion), ``gaps`` (key x emotion: recall and FPR gaps, i.e.
-    max minus min over groups; 0 where a test set has one group) and ``differences`` (key: the
-    summary metrics' between-group differences, ``MetricFrame.difference()``)."""
+    ``per_class`` (key x group x emotion), ``gaps`` (key x emotion: recall and FPR gaps) and
+    ``differences`` (key: each summary metric's gap). Gaps are max minus min over groups, as
+    ``MetricFrame.difference(method="between_groups")``; 0 where a test set has one group."""
     check_predictions(predictions)
-    classes = emotion_classes(predictions)
-    summary, per_class, gaps, differences = [], [], [], []
-    for key, frame in predictions.groupby(list(by), sort=True, observed=True):
-        keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        mf = group_metric_frame(frame, classes=classes, group_col=group_col)
-        counts = frame[group_col].astype("string").fillna("unknown").value_counts()
-        summary += _summary_rows(mf, keys, counts)
-        per_class += _class_rows(mf, keys, classes)
-        gaps += _gap_rows(mf, keys, classes)
-        differences.append(_difference_row(mf, keys))
+    classes, by = emotion_classes(predictions), list(by)
+    mf = group_metric_frame(predictions, classes=classes, group_col=group_col, by=by)
+    overall, by_group = _valid(mf.overall), _valid(mf.by_group)
+    levels = list(range(len(by)))
+    grouped = by_group[list(SUMMARY_METRICS)].astype(float).groupby(level=levels, sort=True)
+    differences = (grouped.max() - grouped.min()).add_suffix("_gap").reset_index()
     return {
-        "summary": pd.DataFrame(summary),
-        "per_class": pd.DataFrame(per_class),
-        "gaps": pd.DataFrame(gaps),
-        "differences": pd.DataFrame(differences),
+        "summary": pd.DataFrame(_summary_rows(overall, by_group, by)),
+        "per_class": pd.DataFrame(_class_rows(overall, by_group, by, classes)),
+        "gaps": pd.DataFrame(_gap_rows(by_group, by, classes)),
+        "differences": differences,
     }
 
 
@@ -290,7 +306,8 @@ def _finished_runs(directory: Path) -> list[tuple[Path, dict]]:
 
 
 def load_experiment(directory: str | Path) -> ExperimentResults:
-    """Load experiment.json and every finished run (run.json, predictions, history)."""
+    """Load experiment.json and every finished run (run.json, predictions, history); when
+    experiment.json lists ``runs``, only those run ids count."""
     directory = Path(directory)
     record = (
         _read_json(directory / "experiment.json")
@@ -298,6 +315,12 @@ def load_experiment(directory: str | Path) -> ExperimentResults:
         else {}
     )
     found = _finished_runs(directory)
+    planned = {r.get("run_id") for r in record.get("runs", []) if isinstance(r, dict)}
+    if planned:  # runs of an older spec in the same folder are not part of this experiment
+        stale = [meta["run_id"] for _, meta in found if meta["run_id"] not in planned]
+        if stale:
+            log.info("ignoring %d run(s) not planned by experiment.json: %s", len(stale), stale)
+        found = [(folder, meta) for folder, meta in found if meta["run_id"] in planned]
     if not found:
         raise FileNotFoundError(NO_FINISHED_RUNS.format(path=directory))
     runs = pd.DataFrame(

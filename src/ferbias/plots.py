@@ -83,13 +83,15 @@ def plot_variant_metrics(transfer: pd.DataFrame, cells: dict[str, tuple[str, str
                 capsize=2,
                 color=colour(trained, i),
                 alpha=1.0 if trained == tested else 0.45,
+                hatch=None if tested == next(iter(cells)) else "//",  # second group's faces
                 edgecolor="black",
                 linewidth=0.4,
                 label=f"{trained} model on {tested} faces",
             )
         ax.set_ylabel(label)
+        ax.set_ylim(0, 1.3 * np.nanmax(rows[f"{metric}_high"]) * scale)  # room for the legend
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=2, loc="lower left")
+    axes[0].legend(fontsize=8, ncol=3, loc="upper center")
     axes[1].set_xticks(x, conditions, rotation=30, ha="right")
     axes[0].set_title("Own vs other group: accuracy and loss per variant (95% CI)")
     fig.tight_layout()
@@ -118,6 +120,7 @@ def plot_transfer_heatmap(transfer: pd.DataFrame) -> Figure:
     groups = list(dict.fromkeys(frame["train_group"]))
     ncols = min(2, len(conditions))
     nrows = int(np.ceil(len(conditions) / ncols))
+    low, high = 100 * frame["accuracy"].min(), 100 * frame["accuracy"].max()  # shared scale
     fig, axes = _figure(
         nrows,
         ncols,
@@ -139,7 +142,7 @@ def plot_transfer_heatmap(transfer: pd.DataFrame) -> Figure:
                     va="center",
                     fontsize=7,
                 )
-        ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, alpha=0.6, aspect="auto")
+        ax.imshow(grid, cmap="viridis", vmin=low, vmax=high, alpha=0.6, aspect="auto")
         ax.set_xticks(range(len(cells)), cells, fontsize=7)
         ax.set_yticks(range(len(groups)), [f"{g} model" for g in groups], fontsize=8)
         ax.set_title(condition, fontsize=9)

@@ -17,9 +17,18 @@ from typing import NamedTuple
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ferbias import plots
 from ferbias.io import write_atomic, write_text_atomic
-from ferbias.metrics import load_experiment
-from ferbias.report_sections import FigureBlock, Heading, Paragraph, Table, analyse, build_blocks
+from ferbias.metrics import confusion_table, emotion_classes, load_experiment
+from ferbias.report_sections import (
+    Analysis,
+    FigureBlock,
+    Heading,
+    Paragraph,
+    Table,
+    analyse,
+    build_blocks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,61 @@ def render_html(blocks: list, figure_pngs: dict[str, bytes], title: str) -> str:
     )
 
 
+def figure_blocks(a: Analysis) -> list:
+    blocks: list = [Heading("Figures")]
+    if a.cells:
+        blocks.append(
+            FigureBlock(
+                "variant_metrics",
+                plots.plot_variant_metrics(a.transfer, a.cells),
+                "Accuracy and cross-entropy of each variant's models on own and other group "
+                "(95% CI).",
+            )
+        )
+    blocks.append(
+        FigureBlock(
+            "transfer_heatmap",
+            plots.plot_transfer_heatmap(a.transfer),
+            "Transfer matrix: accuracy % [95% CI] per train group x test set.",
+        )
+    )
+    per_class = a.run_metrics["per_class"].query("group != 'all'")
+    recall = per_class.groupby(["train_group", "group", "emotion"], sort=False)["recall"].mean()
+    recall = recall.reset_index().rename(columns={"group": "test_group"})
+    blocks.append(
+        FigureBlock(
+            "recall_by_group",
+            plots.plot_recall_by_group(recall),
+            "Per-emotion recall by test group (mean over variants, seeds and test sets).",
+        )
+    )
+    primary = {c[0] for c in a.cells.values()} if a.cells else set(a.scored["test_set"])
+    on_primary = a.scored[a.scored["test_set"].isin(primary)]
+    classes = emotion_classes(a.scored)
+    matrices = {
+        f"{g} models": confusion_table(part, classes=classes)
+        for g, part in on_primary.groupby("train_group", sort=True)
+    }
+    blocks.append(
+        FigureBlock(
+            "confusion",
+            plots.plot_confusion_matrices(matrices),
+            f"Row-normalised confusion matrices on {', '.join(sorted(primary))} "
+            "(pooled over variants and seeds).",
+        )
+    )
+    if len(a.results.histories):
+        blocks.append(
+            FigureBlock(
+                "learning_curves",
+                plots.plot_learning_curves(a.results.histories),
+                "Learning curves: train (solid) and validation (dashed); mean over seeds, "
+                "band min-max.",
+            )
+        )
+    return blocks
+
+
 def write_report(
     experiment_dir: str | Path, *, n_resamples: int = 2000, seed: int = 0
 ) -> ReportPaths:
@@ -109,7 +173,7 @@ def write_report(
     report/report.md (figures under report/figures/). Returns the two paths."""
     experiment_dir = Path(experiment_dir)
     analysis = analyse(load_experiment(experiment_dir), n_resamples=n_resamples, seed=seed)
-    blocks = build_blocks(analysis)
+    blocks = [*build_blocks(analysis), *figure_blocks(analysis)]
     out = experiment_dir / REPORT_DIR
     pngs, paths = {}, {}
     for block in blocks:
@@ -118,6 +182,9 @@ def write_report(
             relative = f"{FIGURE_DIR}/{block.name}.png"
             write_atomic(out / relative, lambda tmp, data=pngs[block.name]: tmp.write_bytes(data))
             paths[block.name] = relative
+    for stale in (out / FIGURE_DIR).glob("*.png"):
+        if f"{FIGURE_DIR}/{stale.name}" not in paths.values():
+            stale.unlink()
     title = f"ferbias report: {analysis.name}"
     html_path = write_text_atomic(out / HTML_NAME, render_html(blocks, pngs, title))
     md_path = write_text_atomic(out / MARKDOWN_NAME, render_markdown(blocks, paths))

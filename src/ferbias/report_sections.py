@@ -15,20 +15,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ferbias import plots, stats
+from ferbias import transfer as transfer_tables
 from ferbias.metrics import (
     RUN_COLUMNS,
     ExperimentResults,
     add_image_scores,
-    confusion_table,
     emotion_classes,
     max_rate_gaps,
     metric_tables,
 )
-from ferbias.study_results import published_results
+from ferbias.study_results import published_results, side_by_side
 
 DEFAULT_BASE_ACCURACY = 0.5  # the largest gap in pp for a given Cohen's h: the cautious default
 ALPHA, POWER = 0.05, 0.8
 SIGNIFICANCE = 0.05
+DEFAULT_HELDOUT = "heldout"  # the spec's default data.name: the groups' held-out test images
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class Analysis:
 
 
 def pp(value: float) -> str:
-    return f"{100 * value:.1f}"
+    """A fraction as percent (or percentage points) with one decimal; never "-0.0"."""
+    text = f"{100 * value:.1f}"
+    return "0.0" if text == "-0.0" else text
 
 
 def with_ci(estimate: float, low: float, high: float) -> str:
@@ -92,9 +95,10 @@ def _groups(record: dict, runs: pd.DataFrame) -> list[str]:
 
 def _cells(scored: pd.DataFrame, groups: list[str], record: dict) -> dict | None:
     data = (record.get("spec") or {}).get("data") or {}
-    primary = data.get("name") if data.get("name") in set(scored["test_set"]) else None
+    name = data.get("name", DEFAULT_HELDOUT)
+    primary = name if name in set(scored["test_set"]) else None
     try:
-        cells = stats.primary_cells(scored, groups, primary)
+        cells = transfer_tables.primary_cells(scored, groups, primary)
     except KeyError:
         return None
     present = set(zip(scored["test_set"], scored["test_group"], strict=True))
@@ -109,15 +113,17 @@ def analyse(results: ExperimentResults, *, n_resamples: int = 2000, seed: int = 
     run_metrics = {k: v.merge(keys, on="run_id") for k, v in metric_tables(scored).items()}
     groups = _groups(record, runs)
     cells = _cells(scored, groups, record)
-    transfer = stats.transfer_table(scored, n_resamples=n_resamples, seed=seed)
+    transfer = transfer_tables.transfer_table(scored, n_resamples=n_resamples, seed=seed)
     empty = pd.DataFrame()
     advantage, comparison, mcnemar = empty, empty, empty
     if cells and len(groups) == 2 and set(groups) <= set(runs["train_group"]):
         first, second = groups
         options = {"n_resamples": n_resamples, "seed": seed}
-        advantage = stats.advantage_table(scored, cells=cells, groups=(first, second), **options)
-        comparison = stats.comparison_table(scored, first=first, second=second, **options)
-        mcnemar = stats.mcnemar_table(scored, first=first, second=second)
+        advantage = transfer_tables.advantage_table(
+            scored, cells=cells, groups=(first, second), **options
+        )
+        comparison = transfer_tables.comparison_table(scored, first=first, second=second, **options)
+        mcnemar = transfer_tables.mcnemar_table(scored, first=first, second=second)
     name = str(record.get("experiment") or results.directory.name)
     return Analysis(
         name, results, scored, run_metrics, transfer, groups, cells, advantage, comparison, mcnemar
@@ -198,9 +204,10 @@ def power_blocks(a: Analysis) -> list:
             gap = stats.minimum_detectable_gap(n[0], n[1], base, alpha, strength)
             blocks.append(
                 Paragraph(
-                    f"{test_set}: with {n[0]} {a.groups[0]} and {n[1]} {a.groups[1]} test images, a "
-                    f"two-sided two-proportion test at alpha {alpha:g} has {100 * strength:.0f}% power "
-                    f"to detect an accuracy gap of {gap:.1f} pp or more (base accuracy {pp(base)}%)."
+                    f"{test_set}: with {n[0]} {a.groups[0]} and {n[1]} {a.groups[1]} test "
+                    f"images, a two-sided two-proportion test at alpha {alpha:g} has "
+                    f"{100 * strength:.0f}% power to detect an accuracy gap of {gap:.1f} pp or "
+                    f"more (base accuracy {pp(base)}%)."
                 )
             )
     if len(blocks) == 1:
@@ -326,6 +333,16 @@ def _significance(p: float, p_holm: float) -> str:
     return f"{verdict} after Holm correction (p = {p_text(p)}, Holm p = {p_text(p_holm)})"
 
 
+def _difference_words(row: pd.Series) -> str:
+    """ "2.1 pp (95% CI 0.4 to 3.8) more accurate", flipped to "less" for negative gaps."""
+    if pp(abs(row.difference)) == "0.0":
+        return f"as accurate (0.0 pp, 95% CI {pp(row.low)} to {pp(row.high)})"
+    sign = 1 if row.difference > 0 else -1
+    low, high = sorted((sign * row.low, sign * row.high))
+    size = f"{pp(abs(row.difference))} pp (95% CI {pp(low)} to {pp(high)})"
+    return f"{size} {'more' if sign > 0 else 'less'} accurate"
+
+
 def verdict_sentences(a: Analysis) -> list[str]:
     """Plain-word verdicts per condition: each model comparison on the in-distribution test
     cells, then the in-group advantage."""
@@ -338,12 +355,12 @@ def verdict_sentences(a: Analysis) -> list[str]:
     for condition, rows in comparison.groupby("condition", sort=False):
         for group, (test_set, test_group) in a.cells.items():
             row = rows[(rows.test_set == test_set) & (rows.test_group == test_group)].iloc[0]
-            sign = 1 if row.difference >= 0 else -1
-            low, high = sorted((sign * row.low, sign * row.high))
+            words = _difference_words(row)
+            than = "as" if words.startswith("as ") else "than"
             sentences.append(
-                f"{condition}: {first}-trained models were {pp(abs(row.difference))} pp (95% CI "
-                f"{pp(low)} to {pp(high)}) {'more' if sign > 0 else 'less'} accurate on {group} "
-                f"faces ({test_set}) than {second}-trained models; {_significance(row.p_value, row.p_holm)}."
+                f"{condition}: {first}-trained models were {words} on {group} "
+                f"faces ({test_set}) {than} {second}-trained models; "
+                f"{_significance(row.p_value, row.p_holm)}."
             )
         if condition in advantage.index:
             adv = advantage.loc[condition]
@@ -355,95 +372,35 @@ def verdict_sentences(a: Analysis) -> list[str]:
                     else "models did better on the other group"
                 )
             sentences.append(
-                f"{condition}: in-group advantage {with_ci(adv.advantage, adv.low, adv.high)} pp; "
-                f"{meaning}; {_significance(adv.p_value, adv.p_holm)}."
+                f"{condition}: in-group advantage {pp(adv.advantage)} pp (95% CI {pp(adv.low)} "
+                f"to {pp(adv.high)}); {meaning}; {_significance(adv.p_value, adv.p_holm)}."
             )
     return sentences
 
 
 def published_table(a: Analysis) -> pd.DataFrame:
     """ferbias's accuracy next to the study's for every variant x train group x test group."""
-    published = published_results(a.results.record)
-    rows = []
-    transfer = a.transfer.set_index(["variant", "train_group", "test_set", "test_group"])
-    for variant in sorted(a.results.runs["variant"].astype(str).unique()):
-        for train in a.groups:
-            for test in a.groups:
-                cell = (variant, train, *(a.cells or {}).get(test, ("", test)))
-                ours = transfer.loc[[cell]].iloc[0] if cell in transfer.index else None
-                study = published.get(variant, {}).get(train, {}).get(test)
-                rows.append(
-                    {
-                        "variant": variant,
-                        "train group": train,
-                        "test group": test,
-                        "ferbias % (95% CI)": "not run"
-                        if ours is None
-                        else with_ci(ours.accuracy, ours.accuracy_low, ours.accuracy_high),
-                        "study %": "not given" if study is None else pp(study),
-                        "ferbias - study, pp": ""
-                        if study is None or ours is None
-                        else f"{100 * (ours.accuracy - study):+.1f}",
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def figure_blocks(a: Analysis) -> list:
-    blocks: list = [Heading("Figures")]
-    if a.cells:
-        blocks.append(
-            FigureBlock(
-                "variant_metrics",
-                plots.plot_variant_metrics(a.transfer, a.cells),
-                "Accuracy and cross-entropy of each variant's models on own and other group (95% CI).",
-            )
-        )
-    blocks.append(
-        FigureBlock(
-            "transfer_heatmap",
-            plots.plot_transfer_heatmap(a.transfer),
-            "Transfer matrix: accuracy % [95% CI] per train group x test set.",
-        )
+    return side_by_side(
+        a.transfer,
+        variants=sorted(a.results.runs["variant"].astype(str).unique()),
+        groups=a.groups,
+        cells=a.cells or {},
+        published=published_results(a.results.record),
     )
-    per_class = a.run_metrics["per_class"].query("group != 'all'")
-    recall = per_class.groupby(["train_group", "group", "emotion"], sort=False)["recall"].mean()
-    recall = recall.reset_index().rename(columns={"group": "test_group"})
-    blocks.append(
-        FigureBlock(
-            "recall_by_group",
-            plots.plot_recall_by_group(recall),
-            "Per-emotion recall by test group (mean over variants, seeds and test sets).",
-        )
-    )
-    primary = {c[0] for c in a.cells.values()} if a.cells else set(a.scored["test_set"])
-    on_primary = a.scored[a.scored["test_set"].isin(primary)]
-    classes = emotion_classes(a.scored)
-    matrices = {
-        f"{g} models": confusion_table(part, classes=classes)
-        for g, part in on_primary.groupby("train_group", sort=True)
-    }
-    blocks.append(
-        FigureBlock(
-            "confusion",
-            plots.plot_confusion_matrices(matrices),
-            f"Row-normalised confusion matrices on {', '.join(sorted(primary))} (pooled over variants and seeds).",
-        )
-    )
-    if len(a.results.histories):
-        blocks.append(
-            FigureBlock(
-                "learning_curves",
-                plots.plot_learning_curves(a.results.histories),
-                "Learning curves: train (solid) and validation (dashed); mean over seeds, band min-max.",
-            )
-        )
-    return blocks
 
 
 def build_blocks(a: Analysis) -> list:
-    """The whole report, top to bottom."""
-    verdicts = [Heading("Verdicts"), *(Paragraph(s) for s in verdict_sentences(a))]
+    """The whole report, top to bottom, except the figures (``ferbias.report.figure_blocks``)."""
+    verdicts = [
+        Heading("Verdicts"),
+        *(Paragraph(s) for s in verdict_sentences(a)),
+        Paragraph(
+            "Reading the numbers: the 95% CI resamples seeds and test images (clustered by "
+            "subject), so it includes seed-to-seed variation; the p-values (paired sign-flip "
+            "permutation, McNemar) treat the trained models as fixed and ask whether they differ "
+            "on these images. Near the 5% line the two can disagree; Holm corrects across variants."
+        ),
+    ]
     published = [
         Heading("ferbias vs the published study"),
         Table(published_table(a)),
@@ -459,5 +416,4 @@ def build_blocks(a: Analysis) -> list:
         *results_blocks(a),
         *verdicts,
         *published,
-        *figure_blocks(a),
     ]

@@ -87,7 +87,9 @@ def predict_run(model: object, config: RunConfig, data: RunData) -> pd.DataFrame
     emotions = list(config.emotions)
     frames = []
     for batch in data.tests:
-        proba = np.asarray(predict_proba(model, batch.pixels, batch_size=PREDICT_BATCH), dtype=np.float64)
+        proba = np.asarray(
+            predict_proba(model, batch.pixels, batch_size=PREDICT_BATCH), dtype=np.float64
+        )
         frames.append(predictions_frame(config.run_id, batch.name, batch.rows, proba, emotions))
     return pd.concat(frames, ignore_index=True)
 

@@ -10,7 +10,9 @@ prints "not given" for every cell that neither supplies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
 
 PUBLISHED: dict[str, dict[str, dict[str, float]]] = {}
 
@@ -36,3 +38,45 @@ def published_results(record: Mapping | None = None) -> dict[str, dict[str, dict
                 cell = merged.setdefault(str(variant), {}).setdefault(str(train), {})
                 cell[str(test)] = _as_fraction(value, (variant, train, test))
     return merged
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def side_by_side(
+    transfer: pd.DataFrame,
+    *,
+    variants: Sequence[str],
+    groups: Sequence[str],
+    cells: Mapping[str, tuple[str, str]],
+    published: Mapping,
+) -> pd.DataFrame:
+    """One row per variant x train group x test group: ferbias's accuracy (95% CI) on the test
+    group's in-distribution cell (``cells``), the study's number or "not given", and the gap."""
+    table = transfer.set_index(["variant", "train_group", "test_set", "test_group"])
+    rows = []
+    for variant in variants:
+        for train in groups:
+            for test in groups:
+                key = (variant, train, *cells.get(test, ("", test)))
+                ours = table.loc[[key]].iloc[0] if key in table.index else None
+                study = published.get(variant, {}).get(train, {}).get(test)
+                rows.append(
+                    {
+                        "variant": variant,
+                        "train group": train,
+                        "test group": test,
+                        "ferbias % (95% CI)": "not run"
+                        if ours is None
+                        else (
+                            f"{_percent(ours.accuracy)} ({_percent(ours.accuracy_low)} to "
+                            f"{_percent(ours.accuracy_high)})"
+                        ),
+                        "study %": "not given" if study is None else _percent(study),
+                        "ferbias - study, pp": ""
+                        if study is None or ours is None
+                        else f"{100 * (ours.accuracy - study):+.1f}",
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -266,6 +266,8 @@ def memory_format(device: torch.device) -> torch.memory_format:
 
 
 def as_tensor(pixels, name: str, device: torch.device) -> Tensor:
+    if isinstance(pixels, np.ndarray) and not pixels.flags.writeable:
+        pixels = pixels.copy()
     tensor = torch.as_tensor(pixels)
     if tensor.dtype != torch.uint8 or tensor.ndim != 3:
         raise ValueError(
@@ -275,7 +277,7 @@ def as_tensor(pixels, name: str, device: torch.device) -> Tensor:
 
 
 def as_labels(labels, n: int, name: str, device: torch.device) -> Tensor:
-    tensor = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    tensor = torch.tensor(np.asarray(labels), dtype=torch.long)
     if tensor.shape != (n,):
         raise ValueError(BAD_LABELS.format(name=name, shape=tuple(tensor.shape), n=n))
     return tensor.to(device)

@@ -42,7 +42,7 @@ def _default_loader(path: str) -> np.ndarray:
 
 
 class AnnotationStore:
-    """The faces being labelled and their labels file; thread-safe, every change saved atomically."""
+    """Faces being labelled and their labels file; thread-safe, each change saved atomically."""
 
     def __init__(
         self,
@@ -96,8 +96,11 @@ class AnnotationStore:
         """Save a hand answer for ``file``; returns its new state."""
         with self._lock:
             self._labels = lab.add_hand_label(
-                self._labels, file=file, sample_id=str(self._items.at[file, "sample_id"]),
-                gender=gender, annotator=self.annotator,
+                self._labels,
+                file=file,
+                sample_id=str(self._items.at[file, "sample_id"]),
+                gender=gender,
+                annotator=self.annotator,
             )
             lab.write_labels(self.labels_path, self._labels)
         return self._state(file)

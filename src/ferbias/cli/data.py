@@ -54,7 +54,13 @@ def _load(source: str, path: Path, emotions: str | None):
     """LoadResult of ``source`` with rows restricted to ``emotions``."""
     from ferbias.data.sources import LoadResult, load_source
 
-    result = load_source(source, path)
+    try:
+        result = load_source(source, path)
+    except (OSError, ValueError, KeyError) as error:
+        console.print(
+            f"[bold red]cannot load {source}:[/bold red] {error.args[0] if error.args else error}"
+        )
+        raise typer.Exit(1) from None
     keep = _parse_emotions(emotions)
     if keep is None:
         return result

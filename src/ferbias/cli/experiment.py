@@ -37,7 +37,7 @@ def run(
         experiment = load_spec(spec, overrides)
         prepared = prepare_experiment(experiment, out)
     except (SpecError, ValueError, KeyError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
     if dry_run:
         _print_dry_run(prepared)
@@ -77,19 +77,22 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
             f" ({outcome.seconds:.0f} s){' ' + outcome.error if outcome.error else ''}"
         )
         failed += outcome.status == "failed"
-    console.print(f"grid done in {time.perf_counter() - start:.0f} s: {prepared.out_dir}")
+    seconds = time.perf_counter() - start
+    console.print(f"grid done in {seconds:.0f} s: {prepared.out_dir}", soft_wrap=True)
     return failed
 
 
 def _print_dry_run(prepared: PreparedExperiment) -> None:
     frame = dry_run_table(prepared)
-    table = Table(title=f"{prepared.spec.name}: {len(frame)} runs -> {prepared.out_dir}")
-    for column in ("run_id", "n_train", "n_val", "n_test", "epochs", "status", "eta"):
-        justify = "left" if column in ("run_id", "status") else "right"
-        table.add_column(column, justify=justify, overflow="fold")
+    columns = ("train_group", "variant", "model", "seed", "n_train", "n_val", "epochs", "status")
+    table = Table(
+        title=f"{prepared.spec.name}: {len(frame)} runs -> {prepared.out_dir}",
+        caption=f"test images per run: {frame['n_test'].iloc[0]} (all test sets)",
+    )
+    for column in (*columns, "eta"):
+        table.add_column(column, justify="right" if column.startswith("n_") else "left")
     for row in frame.itertuples():
-        values = (row.run_id, row.n_train, row.n_val, row.n_test, row.epochs, row.status)
-        table.add_row(*map(str, values), _duration(row.eta_s))
+        table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
     console.print(table)
     console.print(f"total ETA on this machine: {_duration(frame['eta_s'].sum())} (local executor)")
 
@@ -104,7 +107,7 @@ def _write_report(experiment_dir: Path) -> None:
     from ferbias.report import write_report
 
     for path in write_report(experiment_dir):
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", soft_wrap=True)
 
 
 def report(
@@ -112,6 +115,6 @@ def report(
 ) -> None:
     """Write the HTML and Markdown report of an experiment folder and print their paths."""
     if not (experiment_dir / "experiment.json").is_file():
-        console.print(f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}")
+        console.print(f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}", soft_wrap=True)
         raise typer.Exit(2)
     _write_report(experiment_dir)

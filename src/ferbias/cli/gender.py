@@ -98,8 +98,9 @@ def train(
     from ferbias.gender.cnn import DEFAULT_WEIGHTS, RECIPE, train_gender_cnn
 
     recipe = RECIPE if epochs is None else replace(RECIPE, epochs=epochs)
-    report = train_gender_cnn(out or DEFAULT_WEIGHTS, data=data, seed=seed, recipe=recipe,
-                              run_dir=run_dir)
+    report = train_gender_cnn(
+        out or DEFAULT_WEIGHTS, data=data, seed=seed, recipe=recipe, run_dir=run_dir
+    )
     print_frame(report.history.round(4), "history")
     print_frame(report.validation, f"validation (best epoch {report.best_epoch})")
     console.print(f"weights: {report.weights} ({report.weights.stat().st_size:,} bytes)")
@@ -113,8 +114,8 @@ def evaluate(
     weights: Path | None = typer.Option(None, help="ferbias-gender weights (default packaged)."),
 ) -> None:
     """Audit onnx-cc0, ferbias-gender and the ensemble on the gold sets; choose tau."""
-    from ferbias.gender.evaluate import ensemble_from_members, evaluate as run_audit
-    from ferbias.gender.evaluate import gold_predictions
+    from ferbias.gender.evaluate import ensemble_from_members, gold_predictions
+    from ferbias.gender.evaluate import evaluate as run_audit
     from ferbias.gender.gold import gold_sets
 
     ensemble = _labeller("ensemble", weights)
@@ -123,8 +124,9 @@ def evaluate(
     predictions["ensemble"] = ensemble_from_members(predictions, ensemble)
     result = run_audit(predictions, choose_for="ensemble", tau=tau)
     result.save(out)
-    shown = result.table[["labeller", "gold_set", "n", "coverage", "accuracy", "error_female",
-                          "error_male", "ece"]]
+    shown = result.table[
+        ["labeller", "gold_set", "n", "coverage", "accuracy", "error_female", "error_male", "ece"]
+    ]
     print_frame(shown, f"gold-set audit at tau={result.tau}")
     console.print(f"tau={result.tau} (ensemble, pooled adult gold); written to {out}")
 
@@ -142,8 +144,12 @@ def annotate(
     from ferbias.gender.apply import relative_file
 
     manifest = load_source(source, path).manifest
-    items = pd.DataFrame({"file": relative_file(manifest["sample_id"]).to_numpy(),
-                          "sample_id": manifest["sample_id"].astype(str).to_numpy(),
-                          "path": manifest["path"].astype(str).to_numpy()})
+    items = pd.DataFrame(
+        {
+            "file": relative_file(manifest["sample_id"]).to_numpy(),
+            "sample_id": manifest["sample_id"].astype(str).to_numpy(),
+            "path": manifest["path"].astype(str).to_numpy(),
+        }
+    )
     store = AnnotationStore(items, labels, annotator=annotator or getpass.getuser())
     serve(store, port=port)

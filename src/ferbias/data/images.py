@@ -29,7 +29,7 @@ from ferbias.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1  # bump whenever decoding, detection or cropping changes
+CACHE_VERSION = 2  # bump whenever decoding, detection or cropping changes
 CSV_SEPARATOR = "::"
 FAILURE_COLUMNS = ("sample_id", "path", "reason")
 NO_FACE = "no face found"
@@ -118,27 +118,36 @@ def _face_crop_flags(manifest: pd.DataFrame, face_crop: bool | None) -> np.ndarr
     """Per row: whether to detect and crop a face (None: photos yes, tight crops no)."""
     if face_crop is not None:
         return np.full(len(manifest), bool(face_crop))
-    from ferbias.data.sources import is_face_cropped
+    from ferbias.data.sources import SOURCES, is_face_cropped
 
-    cropped = {name: is_face_cropped(name) for name in manifest["source"].dropna().unique()}
+    # Sources not registered (a user manifest's own names) are treated as photos.
+    names = manifest["source"].dropna().unique()
+    cropped = {name: name in SOURCES and is_face_cropped(name) for name in names}
     return ~manifest["source"].map(cropped).fillna(False).to_numpy(dtype=bool)
 
 
 def cache_key(manifest: pd.DataFrame, flags: np.ndarray, size: int, on_no_face: str) -> str:
     """Hash of sample ids, paths, file sizes and mtimes, settings and ``CACHE_VERSION``."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([CACHE_VERSION, size, on_no_face]).encode())
-    stats: dict[str, str] = {}
-    for sample_id, path, flag in zip(manifest["sample_id"], manifest["path"], flags, strict=True):
-        file_path = str(path).rsplit(CSV_SEPARATOR, 1)[0]
-        if file_path not in stats:
-            try:
-                stat = os.stat(file_path)
-                stats[file_path] = f"{stat.st_size}:{stat.st_mtime_ns}"
-            except OSError:
-                stats[file_path] = "missing"
-        digest.update(f"{sample_id}\0{path}\0{stats[file_path]}\0{int(flag)}\n".encode())
-    return digest.hexdigest()[:32]
+    paths = manifest["path"].astype(str).tolist()
+    files = {path.rsplit(CSV_SEPARATOR, 1)[0] for path in paths}
+    stats = {file: _file_stamp(file) for file in files}
+    lines = [
+        f"{sample_id}\0{path}\0{stats[path.rsplit(CSV_SEPARATOR, 1)[0]]}\0{int(flag)}"
+        for sample_id, path, flag in zip(
+            manifest["sample_id"].tolist(), paths, flags.tolist(), strict=True
+        )
+    ]
+    header = json.dumps([CACHE_VERSION, size, on_no_face])
+    return hashlib.sha256("\n".join([header, *lines]).encode()).hexdigest()[:32]
+
+
+def _file_stamp(path: str) -> str:
+    """ "size:mtime_ns" of ``path`` ("missing" when it cannot be stat'ed)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _run_tasks(tasks: list[tuple[str, bool, int, str]], workers: int) -> list:

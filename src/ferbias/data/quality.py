@@ -102,7 +102,7 @@ def _near_pairs(
     for low, high in itertools.pairwise(edges):
         block = (hashes >> np.uint64(low)) & np.uint64((1 << (high - low)) - 1)
         candidates = _bucket_pairs(block)
-        distance = _popcount(hashes[candidates[:, 0]] ^ hashes[candidates[:, 1]])
+        distance = np.bitwise_count(hashes[candidates[:, 0]] ^ hashes[candidates[:, 1]])
         candidates = candidates[distance <= threshold]
         mad = np.abs(small[candidates[:, 0]] - small[candidates[:, 1]]).mean(axis=(1, 2))
         found.append(candidates[mad <= max_mad])
@@ -130,12 +130,6 @@ def _same_label_pairs(labels: np.ndarray) -> np.ndarray:
     first = np.repeat(order[starts], np.diff(np.r_[starts, len(order)]))
     mask = first != order
     return np.stack([first[mask], order[mask]], axis=1)
-
-
-def _popcount(values: np.ndarray) -> np.ndarray:
-    """Number of set bits per uint64."""
-    as_bytes = values.astype(np.uint64).view(np.uint8).reshape(-1, 8)
-    return np.unpackbits(as_bytes, axis=1).sum(axis=1)
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -2,10 +2,12 @@
 
 Rows that must stay together (same subject, same exact or near duplicate group) form one unit;
 units are assigned whole. An official test split (``original_split == "test"``) is kept and
-validation is carved from the rest; otherwise test and validation are carved from all rows.
-Units are assigned greedily, largest first in seeded random order, to the split whose
-stratum (e.g. emotion x gender) is furthest below its target share. Rows that would put a
-duplicate group on both sides of an official split are dropped (NA) and counted.
+validation is carved from the rest (an official validation split is kept as it is);
+otherwise test and validation are carved from all rows. Units of several rows are assigned
+greedily, largest first in seeded random order, to the split whose strata (e.g. emotion x
+gender) are furthest below their target share; single rows then fill each stratum's quota.
+Rows that would put a duplicate group on both sides of an official split are dropped (NA) and
+counted.
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ def make_splits(
         dropped = int((~is_test & ~train_val).sum())
         if dropped:
             log.info("dropped %d train/val rows whose duplicate group has a test member", dropped)
-        share = {"train": 1 - val_fraction, "val": val_fraction}
-        splits[train_val] = _assign(units[train_val], strata[train_val], share, rng)
+        if (official[train_val] == "val").any():  # an official validation split too: keep it
+            splits[train_val] = np.where(official[train_val] == "val", "val", "train")
+        else:
+            share = {"train": 1 - val_fraction, "val": val_fraction}
+            splits[train_val] = _assign(units[train_val], strata[train_val], share, rng)
     else:
         share = {
             "train": 1 - val_fraction - test_fraction,
@@ -120,7 +125,8 @@ def _assign(units: np.ndarray, strata: np.ndarray, share: dict[str, float], rng)
     multi = sizes[inverse] > 1
     members = pd.Series(np.flatnonzero(multi)).groupby(inverse[multi]).agg(list)
     order = rng.permutation(len(members))
-    order = order[np.argsort(-members.str.len().to_numpy()[order], kind="stable")]
+    lengths = np.array([len(rows) for rows in members], dtype=np.int64)
+    order = order[np.argsort(-lengths[order], kind="stable")]
     for rows in members.iloc[order]:
         unit_strata = strata[rows]
         deficit = (targets[unit_strata] - counts[unit_strata]).sum(axis=0)

@@ -10,7 +10,7 @@ from ferbias.gender.base import LABELLERS, Labeller, decide
 
 # Registration happens on import of each labeller module.
 from ferbias.gender import onnx_cc0 as _onnx_cc0  # noqa: F401  isort: skip
-from ferbias.gender import cnn as _cnn  # noqa: E402,F401  isort: skip
+from ferbias.gender import cnn as _cnn  # noqa: F401  isort: skip
 from ferbias.gender import ensemble as _ensemble  # noqa: F401  isort: skip
 
 

@@ -33,14 +33,20 @@ def label_manifest(
     if len(prepared.failures):
         log.warning("%d image(s) not prepared: labelled unknown", len(prepared.failures))
     return lab.automatic_labels(
-        relative_file(manifest["sample_id"]).tolist(), manifest["sample_id"].astype(str).tolist(),
-        decide(p.to_numpy(), tau), p.to_numpy(), labeller=labeller.name, version=labeller.version,
+        relative_file(manifest["sample_id"]).tolist(),
+        manifest["sample_id"].astype(str).tolist(),
+        decide(p.to_numpy(), tau),
+        p.to_numpy(),
+        labeller=labeller.name,
+        version=labeller.version,
     )
 
 
 def coverage_by(manifest: pd.DataFrame, labels: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per value of ``column``: female / male / unknown counts, coverage and female share."""
-    gender = labels.set_index("sample_id")["gender"].reindex(manifest["sample_id"]).fillna("unknown")
+    gender = (
+        labels.set_index("sample_id")["gender"].reindex(manifest["sample_id"]).fillna("unknown")
+    )
     keys = manifest[column].astype("string").fillna("(none)").to_numpy()
     table = pd.crosstab(pd.Series(keys, name=column), pd.Series(gender.to_numpy(), name="gender"))
     table = table.reindex(columns=["female", "male", "unknown"], fill_value=0)

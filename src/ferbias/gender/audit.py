@@ -54,8 +54,14 @@ def coverage_curve(y_true, p_female, taus=DEFAULT_TAUS) -> pd.DataFrame:
         pred = decide(p, float(tau))
         covered = pred != "unknown"
         accuracy = (pred[covered] == y[covered]).mean() if covered.any() else np.nan
-        rows.append({"tau": float(tau), "coverage": covered.mean(), "accuracy": accuracy,
-                     "n_labelled": int(covered.sum())})
+        rows.append(
+            {
+                "tau": float(tau),
+                "coverage": covered.mean(),
+                "accuracy": accuracy,
+                "n_labelled": int(covered.sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -77,8 +83,9 @@ def calibration_table(y_true, p_female, *, bins: int = 10) -> pd.DataFrame:
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(p[keep], edges[1:-1]), 0, bins - 1)
     frame = pd.DataFrame({"bin": which, "p": p[keep], "female": y[keep]})
-    table = frame.groupby("bin").agg(mean_p=("p", "mean"), frac_female=("female", "mean"),
-                                     count=("p", "size"))
+    table = frame.groupby("bin").agg(
+        mean_p=("p", "mean"), frac_female=("female", "mean"), count=("p", "size")
+    )
     table["lo"], table["hi"] = edges[table.index], edges[table.index + 1]
     return table.reset_index()
 

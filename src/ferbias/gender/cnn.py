@@ -34,8 +34,13 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "ferbias_gender.safetensor
 MODEL = "mini-xception"  # 51k parameters, 11 MFLOPs: trains in minutes on CPU, ~0.2 MB
 # Cheap CPU recipe: face-appropriate augmentation, cosine schedule, best val epoch kept.
 RECIPE = Recipe(
-    optimizer="adam", lr=2e-3, augmentation="standard", schedule="cosine", epochs=12,
-    batch_size=128, monitor="val_acc",
+    optimizer="adam",
+    lr=2e-3,
+    augmentation="standard",
+    schedule="cosine",
+    epochs=12,
+    batch_size=128,
+    monitor="val_acc",
 )
 MISSING_WEIGHTS = "ferbias-gender weights {path} not found; run `ferbias gender train --out {path}`"
 BAD_WEIGHTS = "{path} is not a ferbias-gender weights file (metadata 'classes' must be {classes})"
@@ -78,16 +83,39 @@ def train_gender_cnn(
     val = concat([sets["utkface-val"], sets["celeba-val"]], "val")
     model = create_model(model_name, num_classes=len(CLASSES), seed=seed)
     result = fit(
-        model, train.pixels, labels_of(train), val.pixels, labels_of(val), recipe=recipe,
-        seed=seed, run_dir=Path(run_dir) if run_dir else None, device="cpu", progress=False,
+        model,
+        train.pixels,
+        labels_of(train),
+        val.pixels,
+        labels_of(val),
+        recipe=recipe,
+        seed=seed,
+        run_dir=Path(run_dir) if run_dir else None,
+        device="cpu",
+        progress=False,
     )
-    metadata = {"model": model_name, "classes": ",".join(CLASSES), "seed": str(seed),
-                "train": "utkface-train(seed 0)+celeba-train", "best_epoch": str(result.best_epoch)}
-    tensors = {k: v.contiguous().cpu() for k, v in result.model.state_dict().items()}
-    write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    save_weights(
+        result.model,
+        out,
+        model_name=model_name,
+        extra={
+            "seed": str(seed),
+            "train": "utkface-train(seed 0)+celeba-train",
+            "best_epoch": str(result.best_epoch),
+        },
+    )
     labeller = FerbiasGenderLabeller(weights=out)
     validation = validation_table(labeller, [sets["utkface-val"], sets["celeba-val"]])
     return TrainReport(Path(out), result.best_epoch, result.history, validation)
+
+
+def save_weights(
+    model, out: str | os.PathLike, *, model_name: str, extra: dict[str, str] | None = None
+) -> Path:
+    """Save ``model`` as a ferbias-gender weights file (metadata: model name, class order)."""
+    metadata = {**(extra or {}), "model": model_name, "classes": ",".join(CLASSES)}
+    tensors = {k: v.contiguous().cpu() for k, v in model.state_dict().items()}
+    return write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def validation_table(labeller: FerbiasGenderLabeller, sets: list[FaceSet]) -> pd.DataFrame:
@@ -100,8 +128,10 @@ def validation_table(labeller: FerbiasGenderLabeller, sets: list[FaceSet]) -> pd
             groups = {f"{faces.name}-adult": adult, f"{faces.name}-child": ~adult}
         p = labeller.predict_p_female(faces.pixels)
         correct = (p >= 0.5) == (faces.gender == "female")
-        rows += [{"set": k, "n": int(m.sum()), "accuracy": float(correct[m].mean())}
-                 for k, m in groups.items()]
+        rows += [
+            {"set": k, "n": int(m.sum()), "accuracy": float(correct[m].mean())}
+            for k, m in groups.items()
+        ]
     return pd.DataFrame(rows)
 
 

@@ -42,6 +42,6 @@ class EnsembleLabeller:
 
 @LABELLERS.register("ensemble")
 def create_ensemble(*, weights: str | None = None, **onnx_options) -> EnsembleLabeller:
-    """onnx-cc0 + ferbias-gender (``weights``: a ferbias-gender safetensors file, default packaged)."""
+    """onnx-cc0 + ferbias-gender (``weights``: ferbias-gender safetensors, default packaged)."""
     cnn = LABELLERS.create("ferbias-gender", **({"weights": weights} if weights else {}))
     return EnsembleLabeller((LABELLERS.create("onnx-cc0", **onnx_options), cnn))

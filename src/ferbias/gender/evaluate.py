@@ -33,10 +33,18 @@ class Evaluation:
         out = Path(out)
         write_csv_atomic(out / "audit.csv", self.table)
         write_csv_atomic(out / "coverage_curves.csv", self.curves)
-        write_json_atomic(out / "tau.json", {"tau": self.tau, "chosen_for": self.chosen_for,
-                                             "target_accuracy": audit.TARGET_ACCURACY})
+        write_json_atomic(
+            out / "tau.json",
+            {
+                "tau": self.tau,
+                "chosen_for": self.chosen_for,
+                "target_accuracy": audit.TARGET_ACCURACY,
+            },
+        )
         for name, figure in self.figures.items():
-            write_atomic(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=120))
+            write_atomic(
+                out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=120)
+            )
         return out
 
 
@@ -64,23 +72,35 @@ def ensemble_from_members(predictions: dict, ensemble: EnsembleLabeller) -> dict
 def evaluate(predictions: dict, *, choose_for: str, tau: float | None = None) -> Evaluation:
     """Audit ``predictions``; tau (if not given) is chosen on ``choose_for``'s pooled adults."""
     curves = pd.concat(
-        [audit.coverage_curve(y, p).assign(labeller=lab, gold_set=s)
-         for lab, sets in predictions.items() for s, (y, p) in sets.items()],
+        [
+            audit.coverage_curve(y, p).assign(labeller=lab, gold_set=s)
+            for lab, sets in predictions.items()
+            for s, (y, p) in sets.items()
+        ],
         ignore_index=True,
     )
     if tau is None:
         pooled = curves[(curves["labeller"] == choose_for) & (curves["gold_set"] == POOLED)]
         tau = audit.choose_tau(pooled)
     table = pd.concat(
-        [audit.audit_table(sets, tau=tau).assign(labeller=lab) for lab, sets in predictions.items()],
+        [
+            audit.audit_table(sets, tau=tau).assign(labeller=lab)
+            for lab, sets in predictions.items()
+        ],
         ignore_index=True,
     )
     chosen = predictions[choose_for]
     figures = {
         "coverage_vs_tau": audit.plot_coverage(
-            {s: curves[(curves["labeller"] == choose_for) & (curves["gold_set"] == s)]
-             for s in chosen}, tau=tau),
+            {
+                s: curves[(curves["labeller"] == choose_for) & (curves["gold_set"] == s)]
+                for s in chosen
+            },
+            tau=tau,
+        ),
         "calibration": audit.plot_calibration(chosen),
     }
-    columns = ["labeller", "gold_set"] + [c for c in table.columns if c not in ("labeller", "gold_set")]
+    columns = ["labeller", "gold_set"] + [
+        c for c in table.columns if c not in ("labeller", "gold_set")
+    ]
     return Evaluation(tau, choose_for, table[columns], curves, figures)

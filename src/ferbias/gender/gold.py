@@ -79,8 +79,12 @@ def utkface_splits(manifest: pd.DataFrame, folder: Path, *, seed: int = UTKFACE_
     )
     frame = manifest.assign(adult=(manifest["age"].fillna(0) >= ADULT_AGE).astype(str))
     splits = make_splits(
-        frame, seed=seed, val_fraction=UTKFACE_VAL, test_fraction=UTKFACE_TEST,
-        stratify=("gender", "adult"), duplicate_groups=table,
+        frame,
+        seed=seed,
+        val_fraction=UTKFACE_VAL,
+        test_fraction=UTKFACE_TEST,
+        stratify=("gender", "adult"),
+        duplicate_groups=table,
     )
     splits[manifest["sample_id"].isin(conflict).to_numpy()] = pd.NA
     return splits

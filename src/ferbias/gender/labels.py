@@ -2,10 +2,10 @@
 
 One row per automatic label and one per hand answer. Columns: ``file`` (path relative to the
 source root), ``sample_id``, ``gender`` (female/male/unknown), ``p_female`` (automatic labels),
-``labeller``, ``labeller_version``, and for hand answers ``labeller`` = ``annotator:<name>``, ``annotator`` and ``annotated_at``
-(ISO 8601 UTC). ``resolve_labels`` gives one row per file: the latest hand answer wins over the
-automatic label, keeping the automatic ``p_female``. The committed FER-2013 file carries only
-file, sample_id, gender, p_female; missing columns read as empty.
+``labeller``, ``labeller_version``; hand answers have ``labeller`` = ``annotator:<name>``,
+``annotator`` and ``annotated_at`` (ISO 8601 UTC). ``resolve_labels`` gives one row per file:
+the latest hand answer wins over the automatic label, keeping the automatic ``p_female``.
+The committed FER-2013 file has only file, sample_id, gender, p_female (the rest read empty).
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def make_labels(rows: pd.DataFrame | list[dict], *, source: str = "labels") -> p
     for column in LABEL_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
-    frame["p_female"] = pd.to_numeric(frame["p_female"].astype(object).where(frame["p_female"].notna()))
+    frame["p_female"] = pd.to_numeric(
+        frame["p_female"].astype(object).where(frame["p_female"].notna())
+    )
     frame = frame[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS)
     bad = sorted(set(frame["gender"].dropna()) - set(GENDERS))
     if bad or frame["gender"].isna().any():
@@ -78,21 +80,36 @@ def write_labels(
 
 
 def automatic_labels(
-    files: list[str], sample_ids: list[str], gender: np.ndarray, p_female: np.ndarray, *,
-    labeller: str, version: str,
+    files: list[str],
+    sample_ids: list[str],
+    gender: np.ndarray,
+    p_female: np.ndarray,
+    *,
+    labeller: str,
+    version: str,
 ) -> pd.DataFrame:
     """Labels rows for one labeller's output."""
     return make_labels(
         pd.DataFrame(
-            {"file": files, "sample_id": sample_ids, "gender": list(gender),
-             "p_female": np.asarray(p_female, dtype=float), "labeller": labeller,
-             "labeller_version": version}
+            {
+                "file": files,
+                "sample_id": sample_ids,
+                "gender": list(gender),
+                "p_female": np.asarray(p_female, dtype=float),
+                "labeller": labeller,
+                "labeller_version": version,
+            }
         )
     )
 
 
 def add_hand_label(
-    frame: pd.DataFrame, *, file: str, sample_id: str, gender: str, annotator: str,
+    frame: pd.DataFrame,
+    *,
+    file: str,
+    sample_id: str,
+    gender: str,
+    annotator: str,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """``frame`` plus one hand answer (it wins over earlier labels of ``file``)."""
@@ -102,8 +119,14 @@ def add_hand_label(
         raise ValueError(EMPTY_ANNOTATOR)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     name = annotator.strip()
-    row = {"file": file, "sample_id": sample_id, "gender": gender, "labeller": HAND_PREFIX + name,
-           "annotator": name, "annotated_at": stamp}
+    row = {
+        "file": file,
+        "sample_id": sample_id,
+        "gender": gender,
+        "labeller": HAND_PREFIX + name,
+        "annotator": name,
+        "annotated_at": stamp,
+    }
     return make_labels(pd.concat([frame, make_labels([row])], ignore_index=True))
 
 

@@ -24,9 +24,11 @@ MODEL_FILE = "models/gender-v1.onnx"
 CHANNEL_MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
 CHIP_SIZE = 32
 # Chosen on gold data (CelebA val + UTKFace held-out + CFD): see README table.
-DEFAULT_CROP_FRACTION = 0.9
-DEFAULT_SHIFT = 0.0
-BAD_CROP = "crop_fraction must lie in (0.3, 1.0] and the shifted crop inside the image; got {c}, {s}"
+DEFAULT_CROP_FRACTION = 0.85
+DEFAULT_SHIFT = 0.075
+BAD_CROP = (
+    "crop_fraction must lie in (0.3, 1.0] and the shifted crop inside the image; got {c}, {s}"
+)
 
 
 def model_bytes() -> bytes:
@@ -37,7 +39,7 @@ def model_bytes() -> bytes:
 def crop_and_resize(
     pixels: np.ndarray, *, crop_fraction: float, shift: float, size: int = CHIP_SIZE
 ) -> np.ndarray:
-    """Centred square crops (shifted down by ``shift`` x side), area-resized: uint8 N x size x size."""
+    """Centred square crops moved down by ``shift`` x side, area-resized: uint8 N x size x size."""
     side = pixels.shape[1]
     crop = round(side * crop_fraction)
     top = (side - crop) // 2 + round(shift * side)
