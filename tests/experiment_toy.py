@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import synthetic_face
 from PIL import Image
+
+from conftest import synthetic_face
 
 EMOTIONS = ("angry", "fear", "happy", "neutral", "sad", "surprise")
 

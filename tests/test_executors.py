@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_toy import toy_overrides, write_toy_manifest
 
+from experiment_toy import toy_overrides, write_toy_manifest
 from ferbias.config import load_spec
 from ferbias.executors import EXECUTORS, create_executor
 from ferbias.experiment import prepare_experiment, run_experiment

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_toy import toy_overrides, write_toy_manifest
 
 import ferbias.train
+from experiment_toy import toy_overrides, write_toy_manifest
 from ferbias.config import load_spec
 from ferbias.executors import create_executor
 from ferbias.experiment import prepare_experiment, run_experiment
@@ -57,7 +57,9 @@ def test_mixed_has_the_size_and_emotion_counts_of_one_group_half_from_each(toy):
 
 
 def test_sizes_cap_each_group_stratified_by_emotion(toy):
-    data = build_data(_spec(toy, "data.sizes={train: {female: 12, male: 18}}", "data.match_sizes=false"))
+    data = build_data(
+        _spec(toy, "data.sizes={train: {female: 12, male: 18}}", "data.match_sizes=false")
+    )
     assert len(data.train["female"]) == 12
     assert len(data.train["male"]) == 18
     assert data.train["female"].groupby("emotion").size().tolist() == [2] * 6

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from experiment_toy import toy_overrides, write_toy_manifest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from experiment_toy import toy_overrides, write_toy_manifest
 from ferbias.cli import app
 from ferbias.cli import experiment as experiment_cli
 

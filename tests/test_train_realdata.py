@@ -51,6 +51,7 @@ def test_paper_cnn_two_epochs_beats_chance(data_root):
         )
     finally:
         torch.set_num_threads(before)
+    print(result.history.to_string())
     assert result.history["train_acc"].iloc[-1] > 0.4
     accuracy = (predict_proba(result.model, test_px).argmax(1) == test_y).mean()
     assert accuracy > 0.40  # chance is 0.25 (balanced classes)

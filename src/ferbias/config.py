@@ -28,7 +28,9 @@ OVERRIDE_INDEX = "override {item!r}: {key!r} is not a valid index for a list of 
 UNKNOWN_EMOTIONS = "unknown emotion(s) {bad}; allowed: {allowed}"
 MIXED_NEEDS_TWO = "train group 'mixed' needs exactly two groups in data.groups, got {groups}"
 UNKNOWN_TRAIN_GROUP = "train group {bad!r} is neither one of data.groups {groups} nor 'mixed'"
-UNKNOWN_OPTIONS_MODEL = "train.model_options names model {bad!r}, which is not in train.models {models}"
+UNKNOWN_OPTIONS_MODEL = (
+    "train.model_options names model {bad!r}, which is not in train.models {models}"
+)
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
 
 

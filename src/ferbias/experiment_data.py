@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ferbias.config import MIXED, DataSpec, ExperimentSpec, SourceSpec
-from ferbias.data import images, sources, splits
+from ferbias.data import images, quality, sources, splits
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,10 @@ def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
                     emotions=tuple(spec.data.emotions),
                     image_size=spec.data.image_size,
                     data_fingerprint=fingerprints[group],
-                    model_options={**variant.model_options, **spec.train.model_options.get(model, {})},
+                    model_options={
+                        **variant.model_options,
+                        **spec.train.model_options.get(model, {}),
+                    },
                     recipe=variant.recipe.to_dict(),
                 )
                 for group in spec.train.groups

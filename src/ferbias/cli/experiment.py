@@ -115,6 +115,8 @@ def report(
 ) -> None:
     """Write the HTML and Markdown report of an experiment folder and print their paths."""
     if not (experiment_dir / "experiment.json").is_file():
-        console.print(f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}", soft_wrap=True)
+        console.print(
+            f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}", soft_wrap=True
+        )
         raise typer.Exit(2)
     _write_report(experiment_dir)
