@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,23 @@ def test_sizes_cap_each_group_stratified_by_emotion(toy):
     assert len(data.train["female"]) == 12
     assert len(data.train["male"]) == 18
     assert data.train["female"].groupby("emotion").size().tolist() == [2] * 6
+
+
+def test_exact_duplicates_of_test_images_are_kept_out_of_training(toy, tmp_path):
+    folder = tmp_path / "dup"
+    primary = write_toy_manifest(folder, per_cell={"train": 3, "test": 1})
+    table = pd.read_csv(primary)
+    copied = table[table["split"] == "test"].iloc[0]
+    shutil.copy(folder / copied["path"], folder / "copy.png")
+    table.loc[len(table)] = {**copied.to_dict(), "path": "copy.png", "split": "train"}
+    table.to_csv(primary, index=False)
+    source = f"data.sources=[{{source: manifest, path: '{primary}', face_crop: false}}]"
+    ids = {}
+    for mode in ("none", "exact"):
+        data = build_data(_spec(toy, source, f"data.duplicates={mode}", "data.match_sizes=false"))
+        ids[mode] = set(pd.concat([*data.train.values(), *data.val.values()])["sample_id"])
+    assert "manifest:copy.png" in ids["none"]
+    assert "manifest:copy.png" not in ids["exact"]
 
 
 def test_stratified_sample_keeps_proportions_and_total():

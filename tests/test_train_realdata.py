@@ -33,9 +33,11 @@ def test_paper_cnn_two_epochs_beats_chance(data_root):
     train_px, test_px = images.prepare(train).pixels, images.prepare(test).pixels
     train_y = train["emotion"].map(label).to_numpy(np.int64)
     test_y = test["emotion"].map(label).to_numpy(np.int64)
-    # Batch 16: enough steps for Keras's slow BatchNorm averages (momentum 0.99) to settle.
-    recipe = get_variant("baseline").with_overrides(epochs=2, batch_size=16).recipe
-    model = create_model("paper-cnn", num_classes=len(EMOTIONS), seed=0)
+    recipe = get_variant("baseline").with_overrides(epochs=2, batch_size=32).recipe
+    # Keras's BatchNorm averages need ~1,000 steps to settle; this run has ~190.
+    model = create_model("paper-cnn", num_classes=len(EMOTIONS), seed=0, batchnorm="torch")
+    order = np.random.default_rng(0).permutation(len(test_y))
+    val, held_out = order[:100], order[100:]  # validation drawn across all four emotions
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # shared machine: see tests/test_train.py
     try:
@@ -43,15 +45,15 @@ def test_paper_cnn_two_epochs_beats_chance(data_root):
             model,
             train_px,
             train_y,
-            test_px[:100],
-            test_y[:100],
+            test_px[val],
+            test_y[val],
             recipe=recipe,
             seed=0,
             progress=False,
         )
     finally:
         torch.set_num_threads(before)
-    print(result.history.to_string())
     assert result.history["train_acc"].iloc[-1] > 0.4
-    accuracy = (predict_proba(result.model, test_px).argmax(1) == test_y).mean()
+    predicted = predict_proba(result.model, test_px[held_out]).argmax(1)
+    accuracy = (predicted == test_y[held_out]).mean()
     assert accuracy > 0.40  # chance is 0.25 (balanced classes)

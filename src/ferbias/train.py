@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ HISTORY_COLUMNS = (
     "lr",
 )
 EVAL_BATCH = 512
+CHANNELS_LAST = True  # measured in benchmarks/bench_train.py (a switch for that comparison)
 BAD_PIXELS = "{name} must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
 CHECKPOINT_DIR = "checkpoint"
 RECIPE_CHANGED = "checkpoint in {path} was made with another recipe or seed; use a new run_dir"
@@ -98,7 +100,7 @@ def fit(
         for epoch in range(state.epoch + 1, recipe.epochs + 1):
             if state.should_stop(recipe):
                 break
-            with torch.random.fork_rng(devices=cuda_devices(device)):
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 row = run_epoch(
                     model,
                     optimizer,
@@ -261,8 +263,8 @@ def to_float(pixels: Tensor, augmentation: Augmentation | None, generator) -> Te
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last where it measured faster (CPU oneDNN and CUDA cuDNN convolutions)."""
-    return torch.channels_last
+    """channels_last (NHWC) for oneDNN / cuDNN convolutions; see benchmarks/bench_train.py."""
+    return torch.channels_last if CHANNELS_LAST else torch.contiguous_format
 
 
 def as_tensor(pixels, name: str, device: torch.device) -> Tensor:
@@ -285,10 +287,6 @@ def as_labels(labels, n: int, name: str, device: torch.device) -> Tensor:
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def cuda_devices(device: torch.device) -> list:
-    return [device] if device.type == "cuda" else []
 
 
 def clone_weights(model: nn.Module) -> dict[str, Tensor]:
@@ -395,14 +393,6 @@ def format_row(row: dict) -> str:
 def progress_bar(enabled: bool):
     """A rich progress bar, or a no-op context yielding None."""
     if not enabled:
-        return _NoBar()
+        return nullcontext()
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
     return Progress(*columns, transient=True)
-
-
-class _NoBar:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None

@@ -84,16 +84,18 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
 
 def _print_dry_run(prepared: PreparedExperiment) -> None:
     frame = dry_run_table(prepared)
-    columns = ("train_group", "variant", "model", "seed", "n_train", "n_val", "epochs", "status")
+    columns = {"train_group": "group", "variant": "variant", "model": "model", "seed": "seed"}
+    columns |= {"n_train": "train", "n_val": "val", "epochs": "epochs", "status": "status"}
     table = Table(
         title=f"{prepared.spec.name}: {len(frame)} runs -> {prepared.out_dir}",
         caption=f"test images per run: {frame['n_test'].iloc[0]} (all test sets)",
     )
-    for column in (*columns, "eta"):
-        table.add_column(column, justify="right" if column.startswith("n_") else "left")
+    for header in (*columns.values(), "eta"):
+        numeric = header in ("train", "val", "seed", "epochs")
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=not numeric)
     for row in frame.itertuples():
         table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
-    console.print(table)
+    Console(width=max(console.width, 110)).print(table)  # wide enough for every column
     console.print(f"total ETA on this machine: {_duration(frame['eta_s'].sum())} (local executor)")
 
 

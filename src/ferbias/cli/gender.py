@@ -48,8 +48,9 @@ def label(
     compact: bool = typer.Option(False, help="Write only file, sample_id, gender, p_female."),
 ) -> None:
     """Label every image of SOURCE with apparent gender (abstaining below tau)."""
+    from ferbias.data.schema import STUDY_EMOTIONS
     from ferbias.data.sources import load_source
-    from ferbias.gender.apply import DEFAULT_TAU, coverage_by, label_manifest
+    from ferbias.gender.apply import DEFAULT_TAU, coverage_by, label_manifest, study_coverage
     from ferbias.gender.labels import write_labels
 
     manifest = load_source(source, path).manifest
@@ -63,6 +64,10 @@ def label(
         if column in manifest and manifest[column].notna().any():
             coverage[column] = coverage_by(manifest, labels, column)
             print_frame(coverage[column], f"coverage by {column}")
+    if manifest["emotion"].isin(STUDY_EMOTIONS).any():
+        six = study_coverage(manifest, labels)
+        coverage["six_emotions"] = pd.DataFrame([six])
+        console.print(f"six study emotions: {six}")
     write_provenance(out, chosen, tau=tau, source=source, coverage=coverage)
 
 
@@ -91,15 +96,22 @@ def train(
     seed: int = typer.Option(0),
     epochs: int | None = typer.Option(None, help="Override the recipe's epochs."),
     run_dir: Path | None = typer.Option(None, help="Checkpoint folder (resumable)."),
+    init: Path | None = typer.Option(None, help="Weights to continue training from."),
+    lr: float | None = typer.Option(None, help="Override the recipe's learning rate."),
 ) -> None:
     """Train ferbias-gender on UTKFace-train + CelebA-train (48x48 gray FER-geometry crops)."""
     from dataclasses import replace
 
     from ferbias.gender.cnn import DEFAULT_WEIGHTS, RECIPE, train_gender_cnn
 
-    recipe = RECIPE if epochs is None else replace(RECIPE, epochs=epochs)
+    overrides = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
     report = train_gender_cnn(
-        out or DEFAULT_WEIGHTS, data=data, seed=seed, recipe=recipe, run_dir=run_dir
+        out or DEFAULT_WEIGHTS,
+        data=data,
+        seed=seed,
+        recipe=replace(RECIPE, **overrides),
+        run_dir=run_dir,
+        init=init,
     )
     print_frame(report.history.round(4), "history")
     print_frame(report.validation, f"validation (best epoch {report.best_epoch})")

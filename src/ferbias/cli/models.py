@@ -85,11 +85,13 @@ def load_training_data(
     emotions: list[str],
     split_seed: int = 0,
     val_fraction: float = 0.1,
+    limit: int | None = None,
 ) -> TrainingData:
     """Load ``source``, keep ``emotions`` (and gender ``group``), prepare, split.
 
     The official test split is kept; validation is carved from train; train/val rows in an exact
-    duplicate group with a test member are dropped (``data.splits.make_splits``).
+    duplicate group with a test member are dropped (``data.splits.make_splits``). ``limit``
+    keeps a random ``limit`` of the train images (and a tenth of that for val and test).
     """
     manifest = load_source(source, path).manifest
     manifest = manifest[manifest["emotion"].isin(emotions).fillna(False)]
@@ -114,8 +116,20 @@ def load_training_data(
     )
     labels = manifest["emotion"].map({e: i for i, e in enumerate(emotions)}).to_numpy(np.int64)
     parts = [(split == name).fillna(False).to_numpy() for name in ("train", "val", "test")]
+    if limit:
+        rng = np.random.default_rng(split_seed)
+        caps = (limit, max(limit // 10, 1), max(limit // 10, 1))
+        parts = [keep_random(mask, cap, rng) for mask, cap in zip(parts, caps, strict=True)]
     arrays = [a for m in parts for a in (prepared.pixels[m], labels[m])]
     return TrainingData(list(emotions), *arrays)
+
+
+def keep_random(mask: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """``mask`` with all but a random ``cap`` of its True entries cleared."""
+    rows = np.flatnonzero(mask)
+    kept = np.zeros_like(mask)
+    kept[rng.permutation(rows)[:cap]] = True
+    return kept
 
 
 def train(
@@ -129,13 +143,14 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Training seed (init, order, augmentation)."),
     out: Path = typer.Option(..., "--out", help="Run folder; an interrupted run resumes."),
     emotions: str = typer.Option(",".join(STUDY_EMOTIONS), "--emotions", help="Comma list."),
+    limit: int | None = typer.Option(None, "--limit", help="At most LIMIT train images (demo)."),
 ) -> None:
     """Train one model on one group; writes model.safetensors, history.csv and run.json."""
     chosen = get_variant(variant)
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v}
     chosen = chosen.with_overrides(**overrides)
     names = [e.strip() for e in emotions.split(",") if e.strip()]
-    data = load_training_data(source, path, group=group, emotions=names)
+    data = load_training_data(source, path, group=group, emotions=names, limit=limit)
     meta = {
         "run_id": out.name,
         "experiment": "cli",

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 
 from ferbias.data.images import prepare
+from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.gender import labels as lab
 from ferbias.gender.base import Labeller, decide
 
 log = logging.getLogger(__name__)
 
 # Chosen by `ferbias gender evaluate` (highest coverage with >= 97% accuracy on gold adults).
-DEFAULT_TAU = 0.8
+DEFAULT_TAU = 0.58
 
 
 def relative_file(sample_ids: pd.Series) -> pd.Series:
@@ -40,6 +41,18 @@ def label_manifest(
         labeller=labeller.name,
         version=labeller.version,
     )
+
+
+def study_coverage(manifest: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:
+    """Coverage and female share over the six study emotions' images."""
+    study = manifest[manifest["emotion"].isin(STUDY_EMOTIONS)]
+    table = coverage_by(study.assign(all="six emotions"), labels, "all").iloc[0]
+    counts = {k: int(table[k]) for k in ("female", "male", "unknown")}
+    return {
+        **counts,
+        "coverage": float(table["coverage"]),
+        "female_share": float(table["female_share"]),
+    }
 
 
 def coverage_by(manifest: pd.DataFrame, labels: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -76,12 +76,20 @@ def train_gender_cnn(
     recipe: Recipe = RECIPE,
     model_name: str = MODEL,
     run_dir: str | os.PathLike | None = None,
+    init: str | os.PathLike | None = None,
 ) -> TrainReport:
-    """Train on UTKFace-train + CelebA-train, select on their val parts, save to ``out``."""
+    """Train on UTKFace-train + CelebA-train, select on their val parts, save to ``out``.
+
+    ``init``: a ferbias-gender weights file to continue from (its model name is used).
+    """
     sets = gender_data(data)
     train = concat([sets["utkface-train"], sets["celeba-train"]], "train")
     val = concat([sets["utkface-val"], sets["celeba-val"]], "val")
-    model = create_model(model_name, num_classes=len(CLASSES), seed=seed)
+    if init:
+        start = FerbiasGenderLabeller(weights=init)
+        model, model_name = start.model.train(), start.metadata["model"]
+    else:
+        model = create_model(model_name, num_classes=len(CLASSES), seed=seed)
     result = fit(
         model,
         train.pixels,
@@ -102,6 +110,7 @@ def train_gender_cnn(
             "seed": str(seed),
             "train": "utkface-train(seed 0)+celeba-train",
             "best_epoch": str(result.best_epoch),
+            "init": Path(init).name if init else "",
         },
     )
     labeller = FerbiasGenderLabeller(weights=out)
@@ -152,12 +161,16 @@ class FerbiasGenderLabeller:
         return f"{self.weights.name}@{digest}"
 
     @cached_property
-    def model(self):
+    def metadata(self) -> dict[str, str]:
         with safe_open(str(self.weights), framework="pt") as handle:
             metadata = handle.metadata() or {}
         if metadata.get("classes") != ",".join(CLASSES):
             raise ValueError(BAD_WEIGHTS.format(path=self.weights, classes=",".join(CLASSES)))
-        model = create_model(metadata["model"], num_classes=len(CLASSES))
+        return metadata
+
+    @cached_property
+    def model(self):
+        model = create_model(self.metadata["model"], num_classes=len(CLASSES))
         model.load_state_dict(load_file(str(self.weights)))
         return model.eval()
 
