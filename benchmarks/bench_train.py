@@ -4,13 +4,14 @@ Each configuration runs in its own process (so peak RSS is its own): ``fit`` for
 epochs of ``--images`` images; images/s is the median of the 3 timed epochs (training pass only).
 Inference: ``predict_proba`` (eval mode, ``inference_mode``), median of 3 passes.
 
-% core peak: training FLOPs = 3 x forward FLOPs (forward + backward) per image (measured with
-``torch.utils.flop_counter``) x images per CPU-second, over one core's fp32 peak; CPU fp32 peak = cores x GHz x FLOP/cycle, where GHz is lscpu's
-"CPU max MHz" or, absent that (VMs), BogoMIPS / 2 (the TSC clock), and FLOP/cycle is 32 with
-FMA on AVX2/AVX-512 (two 256-bit FMA pipes: 2 x 8 lanes x 2; Zen 4 runs AVX-512 over those
-pipes) or 8 without FMA. ``uptime`` load is printed: the 2 cores are shared, so the table also
-gives images per CPU-second of the process (``time.process_time``), which contention barely moves
-(with 1 thread it estimates one dedicated core; with 2, OpenMP spin-waits count against it).
+% core peak: training FLOPs per image = 3 x forward FLOPs (forward + backward, measured with
+``torch.utils.flop_counter``), times images per CPU-second, over one core's fp32 peak. CPU fp32
+peak = cores x GHz x FLOP/cycle: GHz is lscpu's "CPU max MHz" or, absent that (VMs), BogoMIPS / 2
+(the TSC clock); FLOP/cycle is 32 with FMA on AVX2/AVX-512 (two 256-bit FMA pipes: 2 x 8 lanes x
+2; Zen 4 runs AVX-512 over those pipes) or 8 without FMA. ``uptime`` load is printed: the 2
+cores are shared, so the table also gives images per CPU-second of the process
+(``time.process_time``), which contention barely moves (with 1 thread it estimates one dedicated
+core; with 2, OpenMP spin-waits count against it).
 
     nice -n 10 .venv/bin/python benchmarks/bench_train.py
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_face
 from scipy import ndimage
 
+from conftest import synthetic_face
 from ferbias.augment import Augmentation, affine_matrices, create_augmentation, warp
 
 

@@ -76,11 +76,11 @@ def test_exact_duplicates_of_test_images_are_kept_out_of_training(toy, tmp_path)
     table.to_csv(primary, index=False)
     source = f"data.sources=[{{source: manifest, path: '{primary}', face_crop: false}}]"
     ids = {}
-    for mode in ("none", "exact"):
+    for mode in ("none", "exact", "near"):
         data = build_data(_spec(toy, source, f"data.duplicates={mode}", "data.match_sizes=false"))
         ids[mode] = set(pd.concat([*data.train.values(), *data.val.values()])["sample_id"])
     assert "manifest:copy.png" in ids["none"]
-    assert "manifest:copy.png" not in ids["exact"]
+    assert "manifest:copy.png" not in ids["exact"] | ids["near"]
 
 
 def test_stratified_sample_keeps_proportions_and_total():

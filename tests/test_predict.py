@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synthetic_face
 
+from conftest import synthetic_face
 from ferbias.models import create_model
 from ferbias.predict import predict_proba
 

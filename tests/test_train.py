@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import synthetic_face
 
+from conftest import synthetic_face
 from ferbias.models import create_model
 from ferbias.train import HISTORY_COLUMNS, fit, learning_rate, load_weights
 from ferbias.variants import Recipe

@@ -7,7 +7,6 @@ with Ray the ``--out`` folder must be visible to every node (a local instance or
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -16,8 +15,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from ferbias.grid import RunTask
 from ferbias.registry import Registry
 from ferbias.runner import RunOutcome, execute_run
-
-log = logging.getLogger(__name__)
 
 RAY_MISSING = "--executor ray needs the optional extra: pip install 'ferbias[ray]'"
 

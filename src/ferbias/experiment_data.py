@@ -109,24 +109,28 @@ def build_data(spec: ExperimentSpec) -> ExperimentData:
         name: _capped_groups(manifest[(split == name).fillna(False).to_numpy()], cfg, name, rng)
         for name in ("train", "val", "test")
     }
-    train_groups = [g for g in spec.train.groups if g != MIXED]
-    tables = {}
-    for name in SPLITS:
-        frame = by_split[name]
-        if cfg.match_sizes and len(cfg.groups) > 1:
-            frame = splits.match_group_sizes(
-                frame, group_col=cfg.group_col, groups=cfg.groups, seed=cfg.split_seed
-            )
-        table = {g: _rows_of(frame, cfg, g, name) for g in cfg.groups}
-        if MIXED in spec.train.groups:
-            table[MIXED] = draw_mixed(table, cfg.groups, rng)
-        tables[name] = {g: t for g, t in table.items() if g in train_groups or g == MIXED}
+    train, val = (_train_tables(by_split[name], spec, name, rng) for name in SPLITS)
     tests = {cfg.name: _with_group(by_split["test"], cfg.group_col)}
     for test_set in spec.test_sets:
         external = load_manifest([test_set.source])
         external = external[external["emotion"].isin(cfg.emotions)]
         tests[test_set.name] = _with_group(external, cfg.group_col)
-    return ExperimentData(cfg.emotions, cfg.group_col, tables["train"], tables["val"], tests)
+    return ExperimentData(cfg.emotions, cfg.group_col, train, val, tests)
+
+
+def _train_tables(
+    frame: pd.DataFrame, spec: ExperimentSpec, split: str, rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    """Rows of each train group in one split: matched sizes (if asked), then the mixed draw."""
+    cfg = spec.data
+    if cfg.match_sizes and len(cfg.groups) > 1:
+        frame = splits.match_group_sizes(
+            frame, group_col=cfg.group_col, groups=cfg.groups, seed=cfg.split_seed
+        )
+    table = {g: _rows_of(frame, cfg, g, split) for g in cfg.groups}
+    if MIXED in spec.train.groups:
+        table[MIXED] = draw_mixed(table, cfg.groups, rng)
+    return {g: table[g] for g in spec.train.groups}
 
 
 def find_duplicates(

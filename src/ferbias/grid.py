@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ from ferbias.config import ExperimentSpec
 from ferbias.experiment_data import ExperimentData
 from ferbias.models import list_models
 from ferbias.variants import get_variant, list_variants
-
-log = logging.getLogger(__name__)
 
 FINISHED = "finished"
 UNKNOWN_VARIANT = "train.variants: unknown variant {bad!r}; valid: {valid}"

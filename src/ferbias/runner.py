@@ -7,7 +7,6 @@ it, and the next ``ferbias run`` resumes the run from its last epoch checkpoint.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -128,8 +127,3 @@ def _best_val_acc(run_dir: Path) -> float | None:
         return None
     history = pd.read_csv(path)
     return float(history["val_acc"].max()) if "val_acc" in history and len(history) else None
-
-
-def read_run(run_dir: Path) -> dict:
-    """run.json of ``run_dir`` as a dict."""
-    return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))

@@ -99,7 +99,6 @@ def train_gender_cnn(
         recipe=recipe,
         seed=seed,
         run_dir=Path(run_dir) if run_dir else None,
-        device="cpu",
         progress=False,
     )
     save_weights(

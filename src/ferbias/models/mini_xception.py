@@ -2,7 +2,8 @@
 
 Two plain 3x3 convs (8 filters, 'valid'), four residual modules of depthwise-separable convs
 (16, 32, 64, 128 filters) with a strided 1x1 shortcut, then a 3x3 conv to ``num_classes`` maps and
-global average pooling: about 57k parameters, as in the paper (~66% on FER-2013, 7 classes).
+global average pooling: about 56k parameters for 6 classes, as in the paper (~66% on FER-2013,
+7 classes).
 """
 
 from __future__ import annotations
@@ -73,5 +74,5 @@ class MiniXception(nn.Module):
 
 @MODELS.register("mini-xception")
 def mini_xception(*, num_classes: int) -> nn.Module:
-    """mini-Xception (~57k parameters)."""
+    """mini-Xception, Arriaga et al. 2017 (~56k parameters)."""
     return MiniXception(num_classes)
