@@ -89,7 +89,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
                 "seeds": len(acc),
                 "test_acc_mean": acc.mean(),
                 "ci95_half_width": half,
-                "cpu_minutes_per_seed": group["train_seconds"].mean() / 60,
+                "train_minutes_per_seed": group["train_seconds"].mean() / 60,
             }
         )
     return pd.DataFrame(rows)
@@ -123,7 +123,7 @@ def main() -> None:
     table = Table(*summary.columns)
     for row in summary.itertuples(index=False):
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

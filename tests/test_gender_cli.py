@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from conftest import synthetic_face
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import synthetic_face
 from ferbias.cli import app
 
 
