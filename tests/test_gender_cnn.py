@@ -25,6 +25,42 @@ def test_labeller_from_weights_gives_probabilities(weights):
     assert labeller.version.startswith("g.safetensors@")
 
 
+def test_weights_store_fp16_and_model_options(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    model = create_model("vgg-fer", num_classes=2, seed=0, width=4, hidden=8).eval()
+    path = save_weights(
+        model,
+        tmp_path / "v.safetensors",
+        model_name="vgg-fer",
+        model_options={"width": 4, "hidden": 8},
+    )
+    stored = load_file(str(path))
+    assert stored["features.0.0.weight"].dtype == torch.float16
+    assert stored["features.0.1.num_batches_tracked"].dtype == torch.int64
+    labeller = FerbiasGenderLabeller(weights=path)
+    assert labeller.model_options == {"width": 4, "hidden": 8}
+    assert next(labeller.model.parameters()).dtype == torch.float32
+    faces = np.stack([synthetic_face(seed=i) for i in range(3)])
+    with torch.inference_mode():
+        x = torch.as_tensor(faces).unsqueeze(1).float() / 255
+        expected = torch.softmax(model(x), 1)[:, 0].numpy()
+    assert np.allclose(labeller.predict_p_female(faces), expected, atol=2e-2)
+
+
+def test_training_faces_filtered_by_age():
+    import pandas as pd
+
+    from ferbias.gender.cnn import at_least
+    from ferbias.gender.gold import FaceSet
+
+    meta = pd.DataFrame({"age": pd.array([5, 13, None, 40], dtype="Int64")})
+    faces = FaceSet("f", np.zeros((4, 48, 48), np.uint8), meta)
+    assert at_least(faces, 13).meta["age"].tolist() == [13, pd.NA, 40]
+    assert len(at_least(faces, None).meta) == 4
+
+
 def test_missing_or_foreign_weights_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="ferbias gender train"):
         FerbiasGenderLabeller(weights=tmp_path / "none.safetensors")

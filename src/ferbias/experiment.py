@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Power line: the smallest gap detectable at these settings; accuracy 0.5 maximises p(1-p), so
 # the gap quoted is conservative for any true accuracy.
 POWER_ALPHA, POWER_POWER, POWER_BASE_ACCURACY = 0.05, 0.8, 0.5
-TIMING_STEPS = 3  # timed training steps per model for the ETA (after one warm-up step)
+TIMING_STEPS = 5  # timed training steps per model for the ETA (after one warm-up step)
 
 
 @dataclass

@@ -72,7 +72,10 @@ def label(
 
 
 def write_provenance(out: Path, labeller, *, tau: float, source: str, coverage: dict) -> Path:
-    """``<out>.provenance.json``: labeller and versions, tau, exact command, date, coverage."""
+    """``<out>.provenance.json``: labeller and versions, tau, exact command, date, coverage.
+
+    Members with weights metadata (ferbias-gender: recipe, training command) record it too.
+    """
     from ferbias.io import write_json_atomic
 
     members = getattr(labeller, "members", (labeller,))
@@ -81,6 +84,7 @@ def write_provenance(out: Path, labeller, *, tau: float, source: str, coverage: 
         "source": source,
         "labeller": labeller.name,
         "labeller_versions": {m.name: m.version for m in members},
+        "labeller_metadata": {m.name: m.metadata for m in members if hasattr(m, "metadata")},
         "tau": tau,
         "command": " ".join(["ferbias", *sys.argv[1:]]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -98,6 +102,9 @@ def train(
     run_dir: Path | None = typer.Option(None, help="Checkpoint folder (resumable)."),
     init: Path | None = typer.Option(None, help="Weights to continue training from."),
     lr: float | None = typer.Option(None, help="Override the recipe's learning rate."),
+    min_age: int | None = typer.Option(
+        None, help="Train on UTKFace faces this old or older (default 13, adults; 0: all)."
+    ),
 ) -> None:
     """Train ferbias-gender on UTKFace-train + CelebA-train (48x48 gray FER-geometry crops)."""
     from dataclasses import replace
@@ -105,6 +112,7 @@ def train(
     from ferbias.gender.cnn import DEFAULT_WEIGHTS, RECIPE, train_gender_cnn
 
     overrides = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
+    ages = {} if min_age is None else {"min_age": min_age or None}
     report = train_gender_cnn(
         out or DEFAULT_WEIGHTS,
         data=data,
@@ -112,6 +120,7 @@ def train(
         recipe=replace(RECIPE, **overrides),
         run_dir=run_dir,
         init=init,
+        **ages,
     )
     print_frame(report.history.round(4), "history")
     print_frame(report.validation, f"validation (best epoch {report.best_epoch})")
