@@ -13,8 +13,9 @@ MISSING_DATA = "shared data not found at FERBIAS_DATA={path!r}: set FERBIAS_DATA
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    """The shared data folder; in CI (CI=true) a missing folder fails the test instead of skipping."""
-    path = Path(os.environ.get("FERBIAS_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    """The shared data folder; in CI (CI=true) a missing folder fails instead of skipping."""
+    default = Path(__file__).parents[2] / "shared" / "data"
+    path = Path(os.environ.get("FERBIAS_DATA", default))
     if not path.is_dir():
         message = MISSING_DATA.format(path=str(path))
         if os.environ.get("CI", "").lower() == "true":

@@ -26,7 +26,11 @@ def test_offline_fails_fast_with_what_and_where(tmp_path, monkeypatch):
 
 
 def test_hanging_network_is_cut_by_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(3))
+    def hang(*args, **kwargs):
+        time.sleep(3)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
     start = time.perf_counter()
     with pytest.raises(FetchError, match=r"within 0\.2 s"):
         fetch("fer2013", tmp_path, timeout=0.2)

@@ -12,7 +12,8 @@ A labels file is a CSV or Parquet with a key column and label columns:
 Several rows may name the same image: a human annotator's row (gender_source starting with
 ``annotator``) wins over automatic ones; among rows of the same kind the last one wins. Labels
 override the gender the source itself gave. Keys that match no Manifest row are reported in
-``skipped`` (path = the key) and logged.
+``skipped`` (path = the key) and logged, unless they name an image the source already skipped
+(e.g. one that FER+ dropped): that image is reported once, by the source.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def join_labels(result: LoadResult, labels_path: str | Path) -> LoadResult:
     by_file = _file_index(manifest)
     from_file = pd.Series(by_file.reindex(labels["file"].fillna("")).to_numpy(), dtype="string")
     labels["target"] = by_id.where(labels["sample_id"].notna(), from_file)
+    labels = labels[~labels["file"].isin(_skipped_files(result))]
     skipped = _unmatched(labels, by_file, labels_path)
     labels = labels.dropna(subset=["target"])
     labels["rank"] = labels["gender_source"].str.startswith("annotator").astype(int)
@@ -151,6 +153,19 @@ def _unmatched(labels: pd.DataFrame, by_file: pd.Series, path: Path) -> list[tup
             message = AMBIGUOUS_KEY if r.file in ambiguous_files else UNKNOWN_KEY
             out.append((str(r.file), message.format(path=path, row=r.row)))
     return out
+
+
+def _skipped_files(result: LoadResult) -> set[str]:
+    """Source-relative paths of the images ``result`` already skipped (under its manifest roots)."""
+    paths = result.manifest["path"].astype(str)
+    relative = result.manifest["sample_id"].str.split(":", n=1).str[1].astype(str)
+    roots = {p[: len(p) - len(r)] for p, r in zip(paths, relative, strict=True) if p.endswith(r)}
+    return {
+        str(path)[len(root) :]
+        for path in result.skipped["path"].astype(str)
+        for root in roots
+        if str(path).startswith(root)
+    }
 
 
 def _file_index(manifest: pd.DataFrame) -> pd.Series:
