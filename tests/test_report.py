@@ -200,3 +200,12 @@ def test_report_without_experiment_json_or_mixed_runs(tmp_path):
     assert "faces (heldout)" in text  # the default held-out test set is the in-group cell
     assert "experiment.json gives no data counts" in text
     assert "not given" in text
+
+
+def test_verdicts_warn_when_too_few_seeds(tmp_path):
+    one_seed = build_experiment(tmp_path / "one", variants=("baseline",), seeds=(0,))
+    text = report.write_report(one_seed, n_resamples=100).markdown.read_text(encoding="utf-8")
+    assert "Caution: 1 seed(s) per condition" in text
+    three = build_experiment(tmp_path / "three", variants=("baseline",), seeds=(0, 1, 2))
+    text = report.write_report(three, n_resamples=100).markdown.read_text(encoding="utf-8")
+    assert "Caution:" not in text

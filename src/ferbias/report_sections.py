@@ -389,11 +389,28 @@ def published_table(a: Analysis) -> pd.DataFrame:
     )
 
 
+MIN_SEEDS_FOR_CONCLUSIONS = 3
+
+
+def seed_caveat(a: Analysis) -> list[str]:
+    """A warning when too few seeds were trained to separate a group effect from training noise."""
+    seeds = a.results.runs["seed"].nunique()
+    if seeds >= MIN_SEEDS_FOR_CONCLUSIONS:
+        return []
+    return [
+        f"Caution: {seeds} seed(s) per condition. Each comparison above pits one trained model "
+        "against another, so a gap mixes any group effect with training randomness "
+        "(initialisation, data order, augmentation draws), which the p-values cannot see. Read "
+        f"these verdicts as descriptive; train at least {MIN_SEEDS_FOR_CONCLUSIONS} seeds "
+        "(full.yaml uses 5) before concluding."
+    ]
+
+
 def build_blocks(a: Analysis) -> list:
     """The whole report, top to bottom, except the figures (``ferbias.report.figure_blocks``)."""
     verdicts = [
         Heading("Verdicts"),
-        *(Paragraph(s) for s in verdict_sentences(a)),
+        *(Paragraph(s) for s in seed_caveat(a) + verdict_sentences(a)),
         Paragraph(
             "Reading the numbers: the 95% CI resamples seeds and test images (clustered by "
             "subject), so it includes seed-to-seed variation; the p-values (paired sign-flip "

@@ -15,7 +15,7 @@ from ferbias.gender.base import Labeller, decide
 log = logging.getLogger(__name__)
 
 # Chosen by `ferbias gender evaluate` (highest coverage with >= 97% accuracy on gold adults).
-DEFAULT_TAU = 0.61
+DEFAULT_TAU = 0.51
 
 
 def relative_file(sample_ids: pd.Series) -> pd.Series:
