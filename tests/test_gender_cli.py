@@ -40,7 +40,7 @@ def test_label_command_writes_labels_and_provenance(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     labels = pd.read_csv(out)
-    assert labels.columns.tolist() == ["file", "sample_id", "gender", "p_female"]
+    assert labels.columns.tolist() == ["file", "gender", "p_female"]
     assert sorted(labels["file"]) == sorted(files)
     assert "coverage by emotion" in result.output and "coverage by usage" in result.output
     provenance = json.loads(out.with_suffix(".provenance.json").read_text())

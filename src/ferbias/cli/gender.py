@@ -17,7 +17,7 @@ app = typer.Typer(help="Apparent-gender labels: label, train, evaluate.", no_arg
 console = Console()
 log = logging.getLogger(__name__)
 
-COMPACT_COLUMNS = ["file", "sample_id", "gender", "p_female"]
+COMPACT_COLUMNS = ["file", "gender", "p_female"]
 
 
 def print_frame(frame: pd.DataFrame, title: str) -> None:
@@ -45,7 +45,7 @@ def label(
     labeller: str = typer.Option("ensemble", help="onnx-cc0, ferbias-gender or ensemble."),
     tau: float | None = typer.Option(None, help="Confidence threshold (default: audited tau)."),
     weights: Path | None = typer.Option(None, help="ferbias-gender weights (default packaged)."),
-    compact: bool = typer.Option(False, help="Write only file, sample_id, gender, p_female."),
+    compact: bool = typer.Option(False, help="Write only file, gender, p_female."),
 ) -> None:
     """Label every image of SOURCE with apparent gender (abstaining below tau)."""
     from ferbias.data.schema import STUDY_EMOTIONS

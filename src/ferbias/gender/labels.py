@@ -5,7 +5,7 @@ source root), ``sample_id``, ``gender`` (female/male/unknown), ``p_female`` (aut
 ``labeller``, ``labeller_version``; hand answers have ``labeller`` = ``annotator:<name>``,
 ``annotator`` and ``annotated_at`` (ISO 8601 UTC). ``resolve_labels`` gives one row per file:
 the latest hand answer wins over the automatic label, keeping the automatic ``p_female``.
-The committed FER-2013 file has only file, sample_id, gender, p_female (the rest read empty).
+The committed FER-2013 file has only file, gender, p_female (the rest read empty).
 """
 
 from __future__ import annotations
