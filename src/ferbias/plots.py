@@ -57,7 +57,7 @@ def plot_variant_metrics(transfer: pd.DataFrame, cells: dict[str, tuple[str, str
     )
     conditions = list(dict.fromkeys(rows["condition"]))
     bars = list(dict.fromkeys(zip(rows["train_group"], rows["tested"], strict=True)))
-    fig, axes = _figure(2, 1, figsize=(max(6, 1.4 * len(conditions) + 2), 7), sharex=True)
+    fig, axes = _figure(2, 1, figsize=(max(8, 1.4 * len(conditions) + 2), 7.5), sharex=True)
     width = 0.8 / len(bars)
     x = np.arange(len(conditions))
     for ax, (metric, scale, label) in zip(
@@ -89,12 +89,13 @@ def plot_variant_metrics(transfer: pd.DataFrame, cells: dict[str, tuple[str, str
                 label=f"{trained} model on {tested} faces",
             )
         ax.set_ylabel(label)
-        ax.set_ylim(0, 1.3 * np.nanmax(rows[f"{metric}_high"]) * scale)  # room for the legend
+        ax.set_ylim(0, 1.1 * np.nanmax(rows[f"{metric}_high"]) * scale)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=3, loc="upper center")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=3, loc="lower center", frameon=False)
     axes[1].set_xticks(x, conditions, rotation=30, ha="right")
     axes[0].set_title("Own vs other group: accuracy and loss per variant (95% CI)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))  # the legend sits below the axes
     return fig
 
 

@@ -188,5 +188,5 @@ def write_report(
     title = f"ferbias report: {analysis.name}"
     html_path = write_text_atomic(out / HTML_NAME, render_html(blocks, pngs, title))
     md_path = write_text_atomic(out / MARKDOWN_NAME, render_markdown(blocks, paths))
-    log.info("report written to %s and %s", html_path, md_path)
+    log.debug("report written to %s and %s", html_path, md_path)
     return ReportPaths(html_path, md_path)
