@@ -330,7 +330,13 @@ def results_blocks(a: Analysis) -> list:
 
 def _significance(p: float, p_holm: float) -> str:
     verdict = "significant" if p_holm < SIGNIFICANCE else "not significant"
-    return f"{verdict} after Holm correction (p = {p_text(p)}, Holm p = {p_text(p_holm)})"
+    return f"{verdict} after Holm correction (p {_equals(p)}, Holm p {_equals(p_holm)})"
+
+
+def _equals(p: float) -> str:
+    """``"= 0.012"`` or ``"< 0.001"``, to follow a "p"."""
+    text = p_text(p)
+    return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
 
 
 def _difference_words(row: pd.Series) -> str:

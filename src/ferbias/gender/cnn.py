@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from ferbias.io import write_atomic
 from ferbias.models import create_model
 from ferbias.predict import predict_proba
 from ferbias.train import fit
-from ferbias.variants import Recipe
+from ferbias.variants import Recipe, get_variant
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,7 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "ferbias_gender.safetensor
 MODEL = "vgg-fer"
 MODEL_OPTIONS = {"width": 16, "hidden": 256}
 # The variants' ``standard`` recipe (flips are valid for gender), best val epoch kept.
-RECIPE = Recipe(
-    optimizer="adamw",
-    lr=2e-3,
-    weight_decay=0.05,
-    label_smoothing=0.1,
-    augmentation="standard",
-    schedule="cosine",
-    warmup_epochs=1.0,
-    epochs=20,
-    batch_size=128,
-    monitor="val_acc",
-    eps=1e-8,
-)
+RECIPE = replace(get_variant("standard").recipe, epochs=20, batch_size=128, monitor="val_acc")
 MIN_TRAIN_AGE = ADULT_AGE  # train on adults (UTKFace age >= 13; CelebA has no ages, all adults)
 MISSING_WEIGHTS = "ferbias-gender weights {path} not found; run `ferbias gender train --out {path}`"
 BAD_WEIGHTS = "{path} is not a ferbias-gender weights file (metadata 'classes' must be {classes})"
