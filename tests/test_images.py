@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -100,14 +99,12 @@ def test_no_face_is_reported_or_centre_cropped(tmp_path):
         images.prepare(_manifest([blank]), on_no_face="drop")
 
 
-def test_cache_hit_is_identical_and_fast(tmp_path):
+def test_cache_hit_is_identical(tmp_path):
     paths = [_write(tmp_path / f"{i}.png", synthetic_face(64, seed=i)) for i in range(20)]
     manifest = _manifest(paths)
     cache = tmp_path / "cache"
     cold = images.prepare(manifest, face_crop=False, cache_dir=cache)
-    start = time.perf_counter()
     hot = images.prepare(manifest, face_crop=False, cache_dir=cache)
-    assert time.perf_counter() - start < 1.0
     assert not cold.from_cache and hot.from_cache
     assert hot.cache_path == cold.cache_path and hot.cache_path.suffix == ".npz"
     np.testing.assert_array_equal(hot.pixels, cold.pixels)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -34,14 +33,11 @@ FER_TOTAL = {
 }
 
 
-def test_fer2013_folder_counts_and_speed(data_root):
-    start = time.perf_counter()
+def test_fer2013_folder_counts(data_root):
     result = load_source("fer2013", data_root / "fer2013")
-    seconds = time.perf_counter() - start
     m = result.manifest
     validate_manifest(m)
     assert len(m) == 35887 and result.skipped.empty
-    assert seconds < 2.0
     train = m[m["original_split"] == "train"]
     assert len(train) == 28709 and train["emotion"].value_counts().to_dict() == FER_TRAIN
     assert m["emotion"].value_counts().to_dict() == FER_TOTAL
