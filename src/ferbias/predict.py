@@ -38,6 +38,13 @@ def predict_proba(model: nn.Module, pixels_uint8: np.ndarray, batch_size: int = 
     return np.concatenate(chunks)
 
 
+def accuracy(model: nn.Module, pixels_uint8: np.ndarray, labels: np.ndarray) -> float | None:
+    """Top-1 accuracy of ``model`` on uint8 images; None when there are no images."""
+    if len(labels) == 0:
+        return None
+    return float((predict_proba(model, pixels_uint8).argmax(1) == np.asarray(labels)).mean())
+
+
 def model_classes(model: nn.Module) -> int:
     """Number of outputs of ``model`` (one forward pass on a blank image)."""
     device = next(model.parameters()).device

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ferbias.data import images, quality, splits
 from ferbias.data.schema import STUDY_EMOTIONS
-from ferbias.data.sources import load_source
 from ferbias.io import write_json_atomic
 from ferbias.models import MODELS, count_parameters, create_model, forward_mflops, list_models
-from ferbias.predict import predict_proba
+from ferbias.predict import accuracy
 from ferbias.train import fit
+from ferbias.training_data import ALL_GROUPS, EmptyGroup, load_training_data
 from ferbias.variants import get_variant, list_variants
 
-log = logging.getLogger(__name__)
 app = typer.Typer(help="Models and training variants.", no_args_is_help=True)
 console = Console()
-
-ALL_GROUPS = "all"
-NO_GROUP_ROWS = "--group {group!r}: no {source} images with gender {group!r}; present: {present}"
-IMAGES_FAILED = "%d image(s) could not be prepared and are left out"
 
 
 @app.command("list")
@@ -64,74 +55,6 @@ def variants_command() -> None:
     console.print(table)
 
 
-@dataclass
-class TrainingData:
-    """uint8 images and class indices for train, validation and the official test split."""
-
-    emotions: list[str]
-    train_x: np.ndarray
-    train_y: np.ndarray
-    val_x: np.ndarray
-    val_y: np.ndarray
-    test_x: np.ndarray
-    test_y: np.ndarray
-
-
-def load_training_data(
-    source: str,
-    path: Path,
-    *,
-    group: str,
-    emotions: list[str],
-    split_seed: int = 0,
-    val_fraction: float = 0.1,
-    limit: int | None = None,
-) -> TrainingData:
-    """Load ``source``, keep ``emotions`` (and gender ``group``), prepare, split.
-
-    The official test split is kept; validation is carved from train; train/val rows in an exact
-    duplicate group with a test member are dropped (``data.splits.make_splits``). ``limit``
-    keeps a random ``limit`` of the train images (and a tenth of that for val and test).
-    """
-    manifest = load_source(source, path).manifest
-    manifest = manifest[manifest["emotion"].isin(emotions).fillna(False)]
-    if group != ALL_GROUPS:
-        present = sorted(manifest["gender"].dropna().unique())
-        manifest = manifest[manifest["gender"] == group]
-        if manifest.empty:
-            raise typer.BadParameter(
-                NO_GROUP_ROWS.format(group=group, source=source, present=present)
-            )
-    manifest = manifest.reset_index(drop=True)
-    prepared = images.prepare(manifest)
-    if len(prepared.failures):
-        log.warning(IMAGES_FAILED, len(prepared.failures))
-    manifest = manifest.set_index("sample_id").loc[prepared.sample_ids].reset_index()
-    split = splits.make_splits(
-        manifest,
-        seed=split_seed,
-        val_fraction=val_fraction,
-        stratify=("emotion",),
-        duplicate_groups=quality.find_duplicates(manifest),
-    )
-    labels = manifest["emotion"].map({e: i for i, e in enumerate(emotions)}).to_numpy(np.int64)
-    parts = [(split == name).fillna(False).to_numpy() for name in ("train", "val", "test")]
-    if limit:
-        rng = np.random.default_rng(split_seed)
-        caps = (limit, max(limit // 10, 1), max(limit // 10, 1))
-        parts = [keep_random(mask, cap, rng) for mask, cap in zip(parts, caps, strict=True)]
-    arrays = [a for m in parts for a in (prepared.pixels[m], labels[m])]
-    return TrainingData(list(emotions), *arrays)
-
-
-def keep_random(mask: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """``mask`` with all but a random ``cap`` of its True entries cleared."""
-    rows = np.flatnonzero(mask)
-    kept = np.zeros_like(mask)
-    kept[rng.permutation(rows)[:cap]] = True
-    return kept
-
-
 def train(
     source: str = typer.Option("fer2013", "--source", help="Data source name."),
     path: Path = typer.Option(..., "--path", exists=True, help="The source's folder or file."),
@@ -150,7 +73,10 @@ def train(
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v}
     chosen = chosen.with_overrides(**overrides)
     names = [e.strip() for e in emotions.split(",") if e.strip()]
-    data = load_training_data(source, path, group=group, emotions=names, limit=limit)
+    try:
+        data = load_training_data(source, path, group=group, emotions=names, limit=limit)
+    except EmptyGroup as error:
+        raise typer.BadParameter(str(error), param_hint="--group") from error
     meta = {
         "run_id": out.name,
         "experiment": "cli",
@@ -179,7 +105,7 @@ def train(
         seed=seed,
         run_dir=out,
     )
-    test_acc = test_accuracy(result.model, data.test_x, data.test_y)
+    test_acc = accuracy(result.model, data.test_x, data.test_y)
     meta |= {
         "status": "finished",
         "best_epoch": result.best_epoch,
@@ -192,12 +118,6 @@ def train(
         f"best epoch {result.best_epoch}; test accuracy {test_acc:.4f} "
         f"({len(data.test_y)} images); run folder {out}"
     )
-
-
-def test_accuracy(model: torch.nn.Module, pixels: np.ndarray, labels: np.ndarray) -> float | None:
-    if len(labels) == 0:
-        return None
-    return float((predict_proba(model, pixels).argmax(1) == labels).mean())
 
 
 def show_history(history: pd.DataFrame) -> None:
