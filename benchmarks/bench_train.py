@@ -2,7 +2,7 @@
 
 Each configuration runs in its own process (so peak RSS is its own): ``fit`` for 1 warm-up + 3
 epochs of ``--images`` images; images/s is the median of the 3 timed epochs (training pass only).
-Inference: ``predict_proba`` (eval mode, ``inference_mode``), median of 3 passes.
+Inference: ``predict_proba`` (BatchNorm folded, the CPU default batch of 64), median of 3 passes.
 
 % core peak: training FLOPs per image = 3 x forward FLOPs (forward + backward, measured with
 ``torch.utils.flop_counter``), times images per CPU-second, over one core's fp32 peak. CPU fp32
@@ -91,7 +91,7 @@ def run_single(model_name, threads, batch, augmentation, channels_last, images) 
     infer = []
     for _ in range(4):
         start = time.perf_counter()
-        predict_proba(result.model, x, batch_size=256)
+        predict_proba(result.model, x)
         infer.append(images / (time.perf_counter() - start))
     return {
         "train_ips": train_ips,

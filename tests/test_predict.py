@@ -1,13 +1,15 @@
-"""predict_proba: shapes, probabilities, batch invariance, train mode restored."""
+"""predict_proba: shapes, probabilities, batch invariance, model untouched, folded BatchNorm."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import synthetic_face
-from ferbias.models import create_model
-from ferbias.predict import predict_proba
+from ferbias.models import create_model, list_models
+from ferbias.predict import folded, predict_proba
+from ferbias.train import to_float
 
 
 def test_probabilities_are_batch_invariant_and_mode_restored():
@@ -26,3 +28,19 @@ def test_empty_and_bad_inputs():
     assert predict_proba(model, np.zeros((0, 48, 48), np.uint8), 8).shape == (0, 4)
     with pytest.raises(ValueError, match="uint8"):
         predict_proba(model, np.zeros((2, 48, 48), np.float32), 8)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_folded_batchnorm_gives_the_plain_models_probabilities(name):
+    model = create_model(name, num_classes=6, seed=0)
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():  # non-trivial running statistics and affine terms
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.5, generator=generator)
+            module.running_var.uniform_(0.5, 2.0, generator=generator)
+            module.weight.data.uniform_(0.5, 1.5, generator=generator)
+    pixels = np.stack([synthetic_face(seed=i) for i in range(4)])
+    with torch.inference_mode():
+        plain = torch.softmax(model.eval()(to_float(torch.from_numpy(pixels), None, None)), 1)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded(model).modules())
+    assert np.allclose(predict_proba(model, pixels), plain.numpy(), atol=1e-5)

@@ -22,7 +22,6 @@ from ferbias.io import write_json_atomic, write_parquet_atomic
 log = logging.getLogger(__name__)
 
 TRAINED, SKIPPED, FAILED, RUNNING = "trained", "skipped", "failed", "running"
-PREDICT_BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,7 @@ def predict_run(model: object, config: RunConfig, data: RunData) -> pd.DataFrame
     emotions = list(config.emotions)
     frames = []
     for batch in data.tests:
-        proba = np.asarray(
-            predict_proba(model, batch.pixels, batch_size=PREDICT_BATCH), dtype=np.float64
-        )
+        proba = np.asarray(predict_proba(model, batch.pixels), dtype=np.float64)
         frames.append(predictions_frame(config.run_id, batch.name, batch.rows, proba, emotions))
     return pd.concat(frames, ignore_index=True)
 

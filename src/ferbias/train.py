@@ -44,7 +44,10 @@ HISTORY_COLUMNS = (
     "images_per_s",
     "lr",
 )
-EVAL_BATCH = 512
+# Inference batch per device: on a CPU a small batch keeps activations in cache (paper-cnn,
+# 2 threads: 2,524 images/s at 64 against 1,289 at 512; benchmarks/bench_train.py); a GPU
+# wants large batches.
+INFERENCE_BATCH = {"cpu": 64, "cuda": 1024}
 CHANNELS_LAST = True  # measured in benchmarks/bench_train.py (a switch for that comparison)
 BAD_PIXELS = "{name} must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
 CHECKPOINT_DIR = "checkpoint"
@@ -207,14 +210,20 @@ def evaluate(model: nn.Module, pixels: Tensor, labels: Tensor) -> tuple[float, f
     """Mean cross-entropy and accuracy of ``model`` (eval mode) on uint8 ``pixels``."""
     model.eval()
     loss_sum, correct = 0.0, 0
-    for first in range(0, len(pixels), EVAL_BATCH):
-        images = to_float(pixels[first : first + EVAL_BATCH], None, None)
+    batch = inference_batch(pixels.device)
+    for first in range(0, len(pixels), batch):
+        images = to_float(pixels[first : first + batch], None, None)
         with torch.autocast(images.device.type, torch.bfloat16, enabled=images.is_cuda):
             logits = model(images).float()
-        target = labels[first : first + EVAL_BATCH]
+        target = labels[first : first + batch]
         loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
         correct += (logits.argmax(1) == target).sum().item()
     return loss_sum / max(len(pixels), 1), correct / max(len(pixels), 1)
+
+
+def inference_batch(device: torch.device) -> int:
+    """The batch size that measured fastest for inference on ``device``'s kind."""
+    return INFERENCE_BATCH.get(device.type, INFERENCE_BATCH["cuda"])
 
 
 def l2_penalty(model: nn.Module) -> Tensor:

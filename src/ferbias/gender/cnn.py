@@ -183,7 +183,9 @@ class FerbiasGenderLabeller:
 
     name = "ferbias-gender"
 
-    def __init__(self, *, weights: str | os.PathLike = DEFAULT_WEIGHTS, batch_size: int = 512):
+    def __init__(
+        self, *, weights: str | os.PathLike = DEFAULT_WEIGHTS, batch_size: int | None = None
+    ):
         self.weights = Path(weights)
         self.batch_size = batch_size
         if not self.weights.is_file():
