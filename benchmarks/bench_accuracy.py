@@ -34,9 +34,8 @@ from scipy import stats
 
 from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.io import write_csv_atomic
-from ferbias.models import create_model
 from ferbias.predict import accuracy
-from ferbias.train import fit
+from ferbias.train import train_model
 from ferbias.training_data import TrainingData, load_training_data
 from ferbias.variants import get_variant
 
@@ -50,18 +49,15 @@ def run_one(data: TrainingData, args, seed: int) -> dict:
     options = variant.model_options | args.model_option
     label = args.model + "".join(f"-{k}{v}" for k, v in args.model_option.items())
     run_dir = args.out / f"{label}-{args.variant}-e{args.epochs}-s{seed}"
-    model = create_model(args.model, num_classes=len(data.emotions), seed=seed, **options)
     start = time.perf_counter()
-    result = fit(
-        model,
-        data.train_x,
-        data.train_y,
-        data.val_x,
-        data.val_y,
+    result = train_model(
+        args.model,
+        data,
+        num_classes=len(data.emotions),
         recipe=variant.recipe,
         seed=seed,
+        options=options,
         run_dir=run_dir,
-        progress=False,
     )
     return {
         "model": label,

@@ -14,7 +14,7 @@ import ferbias.train
 from experiment_toy import toy_overrides, write_toy_manifest
 from ferbias.config import load_spec
 from ferbias.executors import create_executor
-from ferbias.experiment import prepare_experiment, run_experiment
+from ferbias.experiment import dry_run_table, measure_throughput, prepare_experiment, run_experiment
 from ferbias.experiment_data import build_data, stratified_sample
 from ferbias.grid import plan_runs
 
@@ -187,3 +187,28 @@ def test_every_experiment_file_runs_at_toy_size(toy, tmp_path, path):
     assert set(statuses.values()) == {"trained"}
     assert len(statuses) == len(spec.train.models) * len(spec.train.groups)
     assert len(full.runs) == len(statuses) * len(spec.train.variants)
+
+
+def test_dry_run_etas_follow_the_measured_speeds_and_sizes(toy, tmp_path):
+    prepared = prepare_experiment(_spec(toy, "train.variants=[baseline]"), tmp_path)
+    calls = []
+
+    def timer(run, threads):
+        calls.append(threads)
+        return 100.0, 1000.0  # train, inference images/s
+
+    table = dry_run_table(prepared, threads=3, timer=timer)
+    assert calls == [3]  # one model and recipe: measured once, with the threads asked for
+    row = table.iloc[0]
+    per_epoch = row["n_train"] / 100.0 + row["n_val"] / 1000.0
+    assert row["eta_s"] == pytest.approx(row["epochs"] * per_epoch + row["n_test"] / 1000.0)
+
+
+def test_throughput_is_measured_with_the_threads_asked_for_and_restores_them(toy, tmp_path):
+    import torch
+
+    run = prepare_experiment(_spec(toy, "train.variants=[standard]"), tmp_path).runs[0]
+    before = torch.get_num_threads()
+    train_ips, infer_ips = measure_throughput(run, threads=1)
+    assert torch.get_num_threads() == before
+    assert 0 < train_ips < infer_ips  # a training step costs more than inference per image

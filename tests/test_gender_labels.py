@@ -124,3 +124,16 @@ def test_labels_join_onto_fer2013_source(tmp_path):
     assert joined.at[f"fer2013:{files[1]}", "gender_source"] == "annotator:ann"
     assert joined.at[f"fer2013:{files[0]}", "gender_source"] == "labels:ensemble"
     assert joined.at[f"fer2013:{files[2]}", "p_female"] == 0.1
+
+
+def test_reads_what_the_labels_source_accepts(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("file,gender,p_female\na/1.jpg,F,0.9\na/2.jpg,m,\na/3.jpg,,0.5\n")
+    back = labels.read_labels(path)
+    assert back["gender"].tolist() == ["female", "male", "unknown"]
+    assert back["p_female"].iloc[0] == 0.9 and pd.isna(back["p_female"].iloc[1])
+    path.write_text("file,gender,p_female\na/1.jpg,female,1.5\n")
+    with pytest.raises(ValueError, match=r"row 0: p_female '1.5'"):
+        labels.read_labels(path)
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
+        labels.read_labels(tmp_path / "missing.csv")

@@ -30,7 +30,8 @@ class LocalExecutor:
             yield task, execute_run(task)
 
 
-def _threads_per_worker(workers: int) -> int:
+def threads_per_worker(workers: int) -> int:
+    """The CPU cores split between ``workers`` runs at a time (at least one thread each)."""
     return max(1, (os.cpu_count() or 1) // workers)
 
 
@@ -49,7 +50,7 @@ class ProcessExecutor:
         self.workers = max(1, workers)
 
     def map(self, tasks: list[RunTask]) -> Iterator[tuple[RunTask, RunOutcome]]:
-        threads = _threads_per_worker(self.workers)
+        threads = threads_per_worker(self.workers)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
             futures = {pool.submit(_execute_with_threads, task, threads): task for task in tasks}

@@ -115,17 +115,24 @@ def power_inputs(data: ExperimentData, groups: list[str]) -> dict[str, Any]:
 
 
 def dry_run_table(
-    prepared: PreparedExperiment, *, timer: Callable[[RunConfig], tuple[float, float]] | None = None
+    prepared: PreparedExperiment,
+    *,
+    threads: int,
+    timer: Callable[[RunConfig, int], tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
-    """One row per run: sizes, status and ETA seconds from measured images/s (train, predict)."""
+    """One row per run: sizes, status and ETA seconds of the run on ``threads`` threads.
+
+    The ETA comes from ``timer(run, threads)`` -> (training, inference) images/s, measured by
+    default with ``fit``'s own training step and ``predict_proba``'s folded model.
+    """
     timer = timer or measure_throughput
-    speeds: dict[tuple[str, str], tuple[float, float]] = {}
+    speeds: dict[tuple[str, str, str], tuple[float, float]] = {}
     n_test = sum(len(frame) for frame in prepared.data.tests.values())
     rows = []
     for run in prepared.runs:
-        key = (run.model, repr(sorted(run.model_options.items())))
+        key = (run.model, repr(sorted(run.model_options.items())), repr(sorted(run.recipe.items())))
         if key not in speeds:
-            speeds[key] = timer(run)
+            speeds[key] = timer(run, threads)
         train_ips, predict_ips = speeds[key]
         n_train = len(prepared.data.train[run.train_group])
         n_val = len(prepared.data.val[run.train_group])
@@ -150,30 +157,47 @@ def dry_run_table(
     return pd.DataFrame(rows)
 
 
-def measure_throughput(run: RunConfig) -> tuple[float, float]:
-    """Training and inference images/s of ``run``'s model on this machine (a few batches)."""
+def measure_throughput(run: RunConfig, threads: int) -> tuple[float, float]:
+    """Training and inference images/s of ``run`` on this CPU with ``threads`` torch threads.
+
+    Times what a run does: ``fit``'s training step (channels_last, the recipe's optimiser, loss
+    and augmentation) and inference with BatchNorm folded, as ``predict_proba`` runs it.
+    """
     import torch
 
+    from ferbias.augment import create_augmentation
     from ferbias.models import create_model
+    from ferbias.predict import folded
+    from ferbias.train import inference_batch, make_optimizer, memory_format, to_float, train_step
+    from ferbias.variants import Recipe
 
-    model = create_model(run.model, num_classes=len(run.emotions), seed=0, **run.model_options)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    side = run.image_size
-    x = torch.rand(run.batch_size, 1, side, side, generator=gen)
-    y = torch.randint(0, len(run.emotions), (run.batch_size,), generator=gen)
-
-    def train_step() -> None:
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
-
-    model.train()
-    train_s = _time_steps(train_step)
-    model.eval()
-    with torch.inference_mode():
-        predict_s = _time_steps(lambda: model(x))
-    return run.batch_size / train_s, run.batch_size / predict_s
+    recipe = Recipe(**run.recipe)
+    cpu = torch.device("cpu")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = create_model(run.model, num_classes=len(run.emotions), seed=0, **run.model_options)
+        model = model.to(memory_format=memory_format(cpu))
+        optimizer = make_optimizer(model, recipe)
+        augmentation = create_augmentation(recipe.augmentation)
+        generator = torch.Generator().manual_seed(0)
+        side = run.image_size
+        batch = max(recipe.batch_size, inference_batch(cpu))
+        pixels = torch.randint(0, 256, (batch, side, side), dtype=torch.uint8, generator=generator)
+        labels = torch.randint(0, len(run.emotions), (batch,), generator=generator)
+        train_x, train_y = pixels[: recipe.batch_size], labels[: recipe.batch_size]
+        model.train()
+        train_s = _time_steps(
+            lambda: train_step(
+                model, optimizer, to_float(train_x, augmentation, generator), train_y, recipe
+            )
+        )
+        net, infer_x = folded(model), to_float(pixels[: inference_batch(cpu)], None, None)
+        with torch.inference_mode():
+            predict_s = _time_steps(lambda: net(infer_x))
+    finally:
+        torch.set_num_threads(previous)
+    return recipe.batch_size / train_s, len(infer_x) / predict_s
 
 
 def _time_steps(step: Callable[[], object]) -> float:

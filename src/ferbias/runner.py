@@ -57,23 +57,17 @@ def execute_run(task: RunTask) -> RunOutcome:
 
 def train_run(config: RunConfig, data: RunData, run_dir: Path) -> tuple[object, pd.DataFrame]:
     """Fit the run's model; ``fit`` checkpoints each epoch in ``run_dir`` and resumes from it."""
-    from ferbias.models import create_model
-    from ferbias.train import fit
+    from ferbias.train import train_model
     from ferbias.variants import Recipe
 
-    model = create_model(
-        config.model, num_classes=len(config.emotions), seed=config.seed, **config.model_options
-    )
-    result = fit(
-        model,
-        data.train_x,
-        data.train_y,
-        data.val_x,
-        data.val_y,
+    result = train_model(
+        config.model,
+        data,
+        num_classes=len(config.emotions),
         recipe=Recipe(**config.recipe),
         seed=config.seed,
+        options=config.model_options,
         run_dir=run_dir,
-        progress=False,
     )
     return result.model, result.history
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from torch import Tensor, nn
 
 from ferbias.augment import Augmentation, create_augmentation
 from ferbias.io import write_atomic, write_csv_atomic, write_json_atomic
+from ferbias.models import create_model
 from ferbias.variants import Recipe
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,41 @@ def fit(
     if run_dir is not None:
         write_outputs(Path(run_dir), model, history)
     return FitResult(history, state.best_epoch, model, state.should_stop(recipe))
+
+
+class TrainValArrays(Protocol):
+    """Anything holding uint8 train / validation images and their class indices."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+def train_model(
+    name: str,
+    data: TrainValArrays,
+    *,
+    num_classes: int,
+    recipe: Recipe,
+    seed: int,
+    options: dict[str, Any] | None = None,
+    run_dir: Path | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """``create_model(name, **options)`` initialised from ``seed``, then ``fit`` on ``data``."""
+    model = create_model(name, num_classes=num_classes, seed=seed, **(options or {}))
+    return fit(
+        model,
+        data.train_x,
+        data.train_y,
+        data.val_x,
+        data.val_y,
+        recipe=recipe,
+        seed=seed,
+        run_dir=run_dir,
+        progress=progress,
+    )
 
 
 @dataclass

@@ -72,9 +72,11 @@ def load_training_data(
     split_seed: int = 0,
     val_fraction: float = 0.1,
     limit: int | None = None,
+    face_crop: bool | None = None,
 ) -> TrainingData:
     """Load ``source``, keep ``emotions`` (and gender ``group``), prepare, split.
 
+    ``face_crop``: detect and crop faces (None: as the source needs, see ``images.prepare``).
     The official test split is kept; validation is carved from train; train/val rows in an exact
     duplicate group with a test member are dropped (``data.splits.make_splits``). ``limit``
     keeps a random ``limit`` of the train images (and a tenth of that for val and test).
@@ -87,7 +89,7 @@ def load_training_data(
         if manifest.empty:
             raise EmptyGroup(NO_GROUP_ROWS.format(group=group, source=source, present=present))
     manifest = manifest.reset_index(drop=True)
-    prepared = images.prepare(manifest)
+    prepared = images.prepare(manifest, face_crop=face_crop)
     if len(prepared.failures):
         log.warning(IMAGES_FAILED, len(prepared.failures))
     manifest = manifest.set_index("sample_id").loc[prepared.sample_ids].reset_index()

@@ -39,12 +39,13 @@ def run(
     except (SpecError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
+    kind = executor or experiment.executor
     if dry_run:
-        _print_dry_run(prepared)
+        _print_dry_run(prepared, kind, workers)
         return
     from ferbias.executors import create_executor
 
-    runner = create_executor(executor or experiment.executor, address=address, workers=workers)
+    runner = create_executor(kind, address=address, workers=workers)
     with _progress() as progress:
         failed = _execute(prepared, runner, progress)
     _write_report(prepared.out_dir)
@@ -82,8 +83,14 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
     return failed
 
 
-def _print_dry_run(prepared: PreparedExperiment) -> None:
-    frame = dry_run_table(prepared)
+def _print_dry_run(prepared: PreparedExperiment, executor: str, workers: int) -> None:
+    """The runs with ETAs for ``executor``: ``processes`` runs ``workers`` at a time, ``ray`` one
+    thread per run (how many run at once depends on the cluster)."""
+    from ferbias.executors import threads_per_worker
+
+    parallel = workers if executor == "processes" else 1
+    threads = 1 if executor == "ray" else threads_per_worker(parallel)
+    frame = dry_run_table(prepared, threads=threads)
     columns = {"train_group": "group", "variant": "variant", "model": "model", "seed": "seed"}
     columns |= {"n_train": "train", "n_val": "val", "epochs": "epochs", "status": "status"}
     table = Table(
@@ -96,7 +103,15 @@ def _print_dry_run(prepared: PreparedExperiment) -> None:
     for row in frame.itertuples():
         table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
     Console(width=max(console.width, 110)).print(table)  # wide enough for every column
-    console.print(f"total ETA on this machine: {_duration(frame['eta_s'].sum())} (local executor)")
+    total = _duration(frame["eta_s"].sum() / parallel)
+    if executor == "ray":
+        console.print(f"summed run time at 1 thread: {total}; divide by the cluster's free CPUs")
+        return
+    console.print(
+        f"total ETA on this machine: {total} ({executor} executor: {parallel} run(s) at a time,"
+        f" {threads} thread(s) each)",
+        soft_wrap=True,
+    )
 
 
 def _duration(seconds: float) -> str:

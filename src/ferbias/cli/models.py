@@ -16,7 +16,7 @@ from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.io import write_json_atomic
 from ferbias.models import MODELS, count_parameters, create_model, forward_mflops, list_models
 from ferbias.predict import accuracy
-from ferbias.train import fit
+from ferbias.train import train_model
 from ferbias.training_data import ALL_GROUPS, EmptyGroup, load_training_data
 from ferbias.variants import get_variant, list_variants
 
@@ -67,6 +67,7 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder; an interrupted run resumes."),
     emotions: str = typer.Option(",".join(STUDY_EMOTIONS), "--emotions", help="Comma list."),
     limit: int | None = typer.Option(None, "--limit", help="At most LIMIT train images (demo)."),
+    face_crop: bool = typer.Option(None, "--face-crop/--no-face-crop", help="default: per source"),
 ) -> None:
     """Train one model on one group; writes model.safetensors, history.csv and run.json."""
     chosen = get_variant(variant)
@@ -74,7 +75,9 @@ def train(
     chosen = chosen.with_overrides(**overrides)
     names = [e.strip() for e in emotions.split(",") if e.strip()]
     try:
-        data = load_training_data(source, path, group=group, emotions=names, limit=limit)
+        data = load_training_data(
+            source, path, group=group, emotions=names, limit=limit, face_crop=face_crop
+        )
     except EmptyGroup as error:
         raise typer.BadParameter(str(error), param_hint="--group") from error
     meta = {
@@ -94,16 +97,15 @@ def train(
     }
     write_json_atomic(out / "run.json", meta)
     start = time.perf_counter()
-    net = create_model(model, num_classes=len(names), seed=seed, **chosen.model_options)
-    result = fit(
-        net,
-        data.train_x,
-        data.train_y,
-        data.val_x,
-        data.val_y,
+    result = train_model(
+        model,
+        data,
+        num_classes=len(names),
         recipe=chosen.recipe,
         seed=seed,
+        options=chosen.model_options,
         run_dir=out,
+        progress=True,
     )
     test_acc = accuracy(result.model, data.test_x, data.test_y)
     meta |= {

@@ -18,6 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ferbias.data.schema import GENDERS
+from ferbias.data.sources.labels import (
+    MISSING_LABELS,
+    normalise_genders,
+    parse_probabilities,
+    read_table,
+)
 from ferbias.io import write_csv_atomic
 
 LABEL_COLUMNS: dict[str, str] = {
@@ -57,16 +63,24 @@ def make_labels(rows: pd.DataFrame | list[dict], *, source: str = "labels") -> p
 
 
 def read_labels(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a labels CSV (full or compact form) into the labels schema."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    """Read a labels file (full or compact form) into the labels schema, for editing.
+
+    Parsing and validation are the labels source's (``ferbias.data.sources.labels``): the same
+    CSV / Parquet reading, gender spellings and p_female range as when labels are joined.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(MISSING_LABELS.format(path=path))
+    frame = read_table(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(
             MISSING_LABEL_COLUMNS.format(path=path, missing=missing, required=REQUIRED_COLUMNS)
         )
+    frame["gender"] = normalise_genders(frame["gender"], path)
     if "p_female" in frame:
-        frame["p_female"] = pd.to_numeric(frame["p_female"])
-    return make_labels(frame, source=str(path))
+        frame["p_female"] = parse_probabilities(frame["p_female"], path)
+    return make_labels(frame.replace("", pd.NA), source=str(path))
 
 
 def write_labels(

@@ -70,10 +70,10 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     out = pd.DataFrame({"row": range(len(table))})
     for key in ("sample_id", "file"):
         out[key] = _column(table, key).replace("", pd.NA)
-    out["gender"] = _genders(table["gender"], path)
+    out["gender"] = normalise_genders(table["gender"], path)
     out["gender_source"] = _gender_sources(table, path)
     if "p_female" in table:
-        out["p_female"] = _probabilities(table["p_female"], path)
+        out["p_female"] = parse_probabilities(table["p_female"], path)
     return out
 
 
@@ -89,7 +89,8 @@ def _first_bad(mask: pd.Series) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _genders(values: pd.Series, path: Path) -> pd.Series:
+def normalise_genders(values: pd.Series, path: Path) -> pd.Series:
+    """female / male / unknown from the accepted spellings; the first bad row is named."""
     genders = values.astype("string").fillna("").str.strip().str.lower().map(GENDER_ALIASES)
     bad = _first_bad(genders.isna())
     if bad is not None:
@@ -98,7 +99,8 @@ def _genders(values: pd.Series, path: Path) -> pd.Series:
     return genders.astype("string")
 
 
-def _probabilities(values: pd.Series, path: Path) -> pd.Series:
+def parse_probabilities(values: pd.Series, path: Path) -> pd.Series:
+    """p_female as Float64 in [0, 1] (empty -> NA); the first bad row is named."""
     text = values.astype("string").fillna("").str.strip()
     numbers = pd.to_numeric(text.replace("", pd.NA), errors="coerce").astype("Float64")
     invalid = (text != "") & (numbers.isna() | (numbers < 0) | (numbers > 1)).fillna(True)
