@@ -36,15 +36,16 @@ from ferbias.models import create_model, forward_mflops
 from ferbias.predict import predict_proba
 from ferbias.variants import Recipe
 
-CONFIGS = [  # model, threads, batch, augmentation, channels_last
-    ("paper-cnn", 1, 64, "none", True),
-    ("paper-cnn", 1, 64, "study", True),
-    ("paper-cnn", 1, 64, "standard", True),
-    ("paper-cnn", 1, 64, "study", False),
-    ("paper-cnn", 2, 64, "study", True),
-    ("paper-cnn", 1, 128, "study", True),
-    ("mini-xception", 1, 64, "study", True),
-    ("vgg-fer", 1, 64, "study", True),
+CONFIGS = [  # model, model options, threads, batch, augmentation, channels_last
+    ("paper-cnn", {}, 1, 64, "none", True),
+    ("paper-cnn", {}, 1, 64, "study", True),
+    ("paper-cnn", {}, 1, 64, "standard", True),
+    ("paper-cnn", {}, 1, 64, "study", False),
+    ("paper-cnn", {}, 2, 64, "study", True),
+    ("paper-cnn", {}, 1, 128, "study", True),
+    ("mini-xception", {}, 1, 64, "study", True),
+    ("vgg-fer", {}, 1, 64, "study", True),
+    ("vgg-fer", {"width": 64}, 1, 64, "standard", True),
 ]
 
 
@@ -63,13 +64,13 @@ def cpu_peak_gflops() -> tuple[float, str]:
     return cores * ghz * per_cycle, how
 
 
-def run_single(model_name, threads, batch, augmentation, channels_last, images) -> dict:
+def run_single(model_name, options, threads, batch, augmentation, channels_last, images) -> dict:
     torch.set_num_threads(threads)
     train_module.CHANNELS_LAST = channels_last
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (images, 48, 48), dtype=np.uint8)
     y = rng.integers(0, 6, images)
-    model = create_model(model_name, num_classes=6, seed=0)
+    model = create_model(model_name, num_classes=6, seed=0, **options)
     recipe = Recipe(
         epochs=4, batch_size=batch, augmentation=None if augmentation == "none" else augmentation
     )
@@ -97,19 +98,18 @@ def run_single(model_name, threads, batch, augmentation, channels_last, images) 
         "train_ips": train_ips,
         "cpu_ips": cpu_ips,
         "infer_ips": float(np.median(infer[1:])),
-        "mflops": forward_mflops(create_model(model_name, num_classes=6)),
+        "mflops": forward_mflops(create_model(model_name, num_classes=6, **options)),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--single", nargs=5, metavar=("MODEL", "THREADS", "BATCH", "AUG", "CL"))
+    parser.add_argument("--single", metavar="JSON", help="one configuration (internal)")
     parser.add_argument("--images", type=int, default=1280)
     args = parser.parse_args()
     if args.single:
-        m, t, b, a, cl = args.single
-        print(json.dumps(run_single(m, int(t), int(b), a, cl == "1", args.images)))
+        print(json.dumps(run_single(*json.loads(args.single), args.images)))
         return
     peak, how = cpu_peak_gflops()
     cores = int(how.split()[0])
@@ -126,18 +126,15 @@ def main() -> None:
         "peak RSS MB",
         "load",
     )
-    for model, threads, batch, aug, cl in CONFIGS:
+    for config in CONFIGS:
+        model, options, threads, batch, aug, cl = config
         load = os.getloadavg()[0]
         out = subprocess.run(
             [
                 sys.executable,
                 __file__,
                 "--single",
-                model,
-                str(threads),
-                str(batch),
-                aug,
-                "1" if cl else "0",
+                json.dumps(config),
                 "--images",
                 str(args.images),
             ],
@@ -148,7 +145,7 @@ def main() -> None:
         r = json.loads(out.strip().splitlines()[-1])
         pct = 100 * r["cpu_ips"] * 3 * r["mflops"] / 1e3 / (peak / cores)  # per busy core
         table.add_row(
-            model,
+            model + "".join(f" {k}={v}" for k, v in options.items()),
             str(threads),
             str(batch),
             aug,
