@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,16 @@ def test_registry_lists_the_executors():
     assert EXECUTORS.names() == ["local", "processes", "ray"]
     with pytest.raises(KeyError, match="valid names: local, processes, ray"):
         create_executor("slurm")
+
+
+def test_executors_say_how_many_runs_go_at_once_and_with_how_many_threads():
+    cores = os.cpu_count() or 1
+    local = create_executor("local")
+    assert (local.runs_at_once, local.threads_per_run) == (1, cores)
+    processes = create_executor("processes", workers=2)
+    assert (processes.runs_at_once, processes.threads_per_run) == (2, max(1, cores // 2))
+    ray = create_executor("ray", cpus_per_run=2)
+    assert (ray.runs_at_once, ray.threads_per_run) == (None, 2)  # the cluster decides
 
 
 def _assert_same(first: dict, second: dict) -> None:

@@ -22,15 +22,17 @@ RAY_MISSING = "--executor ray needs the optional extra: pip install 'ferbias[ray
 class LocalExecutor:
     """Runs one after another in this process, with all of torch's threads."""
 
+    runs_at_once: int | None = 1  # None: decided by the cluster
+
     def __init__(self, **_: object) -> None:
-        pass
+        self.threads_per_run = _threads_per_worker(1)
 
     def map(self, tasks: list[RunTask]) -> Iterator[tuple[RunTask, RunOutcome]]:
         for task in tasks:
             yield task, execute_run(task)
 
 
-def threads_per_worker(workers: int) -> int:
+def _threads_per_worker(workers: int) -> int:
     """The CPU cores split between ``workers`` runs at a time (at least one thread each)."""
     return max(1, (os.cpu_count() or 1) // workers)
 
@@ -47,13 +49,16 @@ class ProcessExecutor:
     """Runs ``workers`` runs at a time in spawned local processes, splitting the CPU cores."""
 
     def __init__(self, *, workers: int = 2, **_: object) -> None:
-        self.workers = max(1, workers)
+        self.runs_at_once = max(1, workers)
+        self.threads_per_run = _threads_per_worker(self.runs_at_once)
 
     def map(self, tasks: list[RunTask]) -> Iterator[tuple[RunTask, RunOutcome]]:
-        threads = threads_per_worker(self.workers)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            futures = {pool.submit(_execute_with_threads, task, threads): task for task in tasks}
+        with ProcessPoolExecutor(self.runs_at_once, mp_context=context) as pool:
+            futures = {
+                pool.submit(_execute_with_threads, task, self.threads_per_run): task
+                for task in tasks
+            }
             for future in as_completed(futures):
                 yield futures[future], future.result()
 
@@ -61,11 +66,14 @@ class ProcessExecutor:
 class RayExecutor:
     """Sends each run to a Ray cluster (``address``) or a local instance (``address=None``)."""
 
+    runs_at_once: int | None = None  # as many as the cluster has free CPUs
+
     def __init__(
         self, *, address: str | None = None, cpus_per_run: float = 1.0, **_: object
     ) -> None:
         self.address = address
         self.cpus_per_run = cpus_per_run
+        self.threads_per_run = max(1, int(cpus_per_run))
 
     def map(self, tasks: list[RunTask]) -> Iterator[tuple[RunTask, RunOutcome]]:
         try:
@@ -74,9 +82,8 @@ class RayExecutor:
             raise RuntimeError(RAY_MISSING) from error
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-        threads = max(1, int(self.cpus_per_run))
         remote = ray.remote(num_cpus=self.cpus_per_run)(_execute_with_threads)
-        pending = {remote.remote(task, threads): task for task in tasks}
+        pending = {remote.remote(task, self.threads_per_run): task for task in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             task = pending.pop(done[0])

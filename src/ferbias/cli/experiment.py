@@ -39,13 +39,13 @@ def run(
     except (SpecError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
-    kind = executor or experiment.executor
-    if dry_run:
-        _print_dry_run(prepared, kind, workers)
-        return
     from ferbias.executors import create_executor
 
+    kind = executor or experiment.executor
     runner = create_executor(kind, address=address, workers=workers)
+    if dry_run:
+        _print_dry_run(prepared, runner, kind)
+        return
     with _progress() as progress:
         failed = _execute(prepared, runner, progress)
     _write_report(prepared.out_dir)
@@ -83,13 +83,9 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
     return failed
 
 
-def _print_dry_run(prepared: PreparedExperiment, executor: str, workers: int) -> None:
-    """The runs with ETAs for ``executor``: ``processes`` runs ``workers`` at a time, ``ray`` one
-    thread per run (how many run at once depends on the cluster)."""
-    from ferbias.executors import threads_per_worker
-
-    parallel = workers if executor == "processes" else 1
-    threads = 1 if executor == "ray" else threads_per_worker(parallel)
+def _print_dry_run(prepared: PreparedExperiment, runner, kind: str) -> None:
+    """The runs with ETAs at the executor's threads per run, and its total wall time."""
+    threads = runner.threads_per_run
     frame = dry_run_table(prepared, threads=threads)
     columns = {"train_group": "group", "variant": "variant", "model": "model", "seed": "seed"}
     columns |= {"n_train": "train", "n_val": "val", "epochs": "epochs", "status": "status"}
@@ -103,13 +99,17 @@ def _print_dry_run(prepared: PreparedExperiment, executor: str, workers: int) ->
     for row in frame.itertuples():
         table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
     Console(width=max(console.width, 110)).print(table)  # wide enough for every column
-    total = _duration(frame["eta_s"].sum() / parallel)
-    if executor == "ray":
-        console.print(f"summed run time at 1 thread: {total}; divide by the cluster's free CPUs")
+    if runner.runs_at_once is None:
+        summed = _duration(frame["eta_s"].sum())
+        console.print(
+            f"summed run time at {threads} thread(s) per run: {summed}; the {kind} executor runs"
+            " as many at once as the cluster has free CPUs",
+            soft_wrap=True,
+        )
         return
     console.print(
-        f"total ETA on this machine: {total} ({executor} executor: {parallel} run(s) at a time,"
-        f" {threads} thread(s) each)",
+        f"total ETA on this machine: {_duration(frame['eta_s'].sum() / runner.runs_at_once)}"
+        f" ({kind} executor: {runner.runs_at_once} run(s) at a time, {threads} thread(s) each)",
         soft_wrap=True,
     )
 
