@@ -34,10 +34,10 @@ from scipy import stats
 
 from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.io import write_csv_atomic
-from ferbias.predict import accuracy
-from ferbias.train import train_model
-from ferbias.training_data import TrainingData, load_training_data
-from ferbias.variants import get_variant
+from ferbias.training.data import TrainingData, load_training_data
+from ferbias.training.fit import train_model
+from ferbias.training.predict import accuracy
+from ferbias.training.variants import get_variant
 
 DEFAULT_PATH = Path(os.environ.get("FERBIAS_DATA", "/work/shared/data")) / "fer2013"
 

@@ -31,10 +31,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-import ferbias.train as train_module
+import ferbias.training.fit as train_module
 from ferbias.models import create_model, forward_mflops
-from ferbias.predict import predict_proba
-from ferbias.variants import Recipe
+from ferbias.training.predict import predict_proba
+from ferbias.training.variants import Recipe
 
 CONFIGS = [  # model, model options, threads, batch, augmentation, channels_last
     ("paper-cnn", {}, 1, 64, "none", True),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from conftest import synthetic_face
+from synthetic import synthetic_face
 
 EMOTIONS = ("angry", "fear", "happy", "neutral", "sad", "surprise")
 

@@ -10,8 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ferbias.config import SpecError, load_spec
-from ferbias.experiment import PreparedExperiment, dry_run_table, prepare_experiment, run_experiment
+from ferbias.experiment.pipeline import (
+    PreparedExperiment,
+    dry_run_table,
+    prepare_experiment,
+    run_experiment,
+)
+from ferbias.experiment.spec import SpecError, load_spec
 
 app = typer.Typer(help="experiment commands.", no_args_is_help=True)
 console = Console()
@@ -39,7 +44,7 @@ def run(
     except (SpecError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise typer.Exit(2) from None
-    from ferbias.executors import create_executor
+    from ferbias.experiment.executors import create_executor
 
     kind = executor or experiment.executor
     runner = create_executor(kind, address=address, workers=workers)
@@ -121,7 +126,7 @@ def _duration(seconds: float) -> str:
 
 
 def _write_report(experiment_dir: Path) -> None:
-    from ferbias.report import write_report
+    from ferbias.analysis.report import write_report
 
     for path in write_report(experiment_dir):
         console.print(f"report: {path}", soft_wrap=True)

@@ -15,10 +15,10 @@ from rich.table import Table
 from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.io import write_json_atomic
 from ferbias.models import MODELS, count_parameters, create_model, forward_mflops, list_models
-from ferbias.predict import accuracy
-from ferbias.train import train_model
-from ferbias.training_data import ALL_GROUPS, EmptyGroup, load_training_data
-from ferbias.variants import get_variant, list_variants
+from ferbias.training.data import ALL_GROUPS, EmptyGroup, load_training_data
+from ferbias.training.fit import train_model
+from ferbias.training.predict import accuracy
+from ferbias.training.variants import get_variant, list_variants
 
 app = typer.Typer(help="Models and training variants.", no_args_is_help=True)
 console = Console()

@@ -1,6 +1,6 @@
 """``ferbias-gender``: a small gender CNN trained by ferbias on UTKFace + CelebA 48x48 gray crops.
 
-Trained with the shared engine (``ferbias.train.fit``) on the FER-2013 geometry, so it sees
+Trained with the shared engine (``ferbias.training.fit.fit``) on the FER-2013 geometry, so it sees
 faces as the labeller will meet them. Classes: 0 female, 1 male (the onnx-cc0 order). The weights
 file is a safetensors file (float tensors stored as fp16, loaded as fp32) whose metadata names
 the model and its options, the class order, the data, the recipe and the training command.
@@ -26,9 +26,9 @@ from ferbias.gender.base import LABELLERS, check_pixels
 from ferbias.gender.gold import ADULT_AGE, FaceSet, gender_data
 from ferbias.io import write_atomic
 from ferbias.models import create_model
-from ferbias.predict import predict_proba
-from ferbias.train import fit
-from ferbias.variants import Recipe, get_variant
+from ferbias.training.fit import fit
+from ferbias.training.predict import predict_proba
+from ferbias.training.variants import Recipe, get_variant
 
 log = logging.getLogger(__name__)
 

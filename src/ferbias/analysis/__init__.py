@@ -1,0 +1,1 @@
+"""Analysis of predictions tables: metrics, statistics, transfer tables, reports (no torch)."""

@@ -1,0 +1,1 @@
+"""Experiments: spec, data, grid of runs, the runner and executors."""

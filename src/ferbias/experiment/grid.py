@@ -1,0 +1,173 @@
+"""The grid of an experiment: run configs and ids, the arrays a run needs, finished checks.
+
+Layout (see DESIGN.md "On-disk results")::
+
+    runs/<experiment>/experiment.json              resolved spec, data counts, provenance, power
+    runs/<experiment>/<run-id>/run.json            resolved run config, fingerprint, status
+    runs/<experiment>/<run-id>/history.csv         per epoch losses, accuracies, seconds
+    runs/<experiment>/<run-id>/model.safetensors   best-by-validation weights
+    runs/<experiment>/<run-id>/predictions.parquet one row per test image
+
+A run id is ``<group>-<variant>-<model>-s<seed>-<hash>`` where the hash covers the resolved run
+config and the data fingerprint, so a changed spec or data set never reuses stale results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ferbias.experiment.data import ExperimentData
+from ferbias.experiment.spec import ExperimentSpec
+from ferbias.models import list_models
+from ferbias.training.variants import get_variant, list_variants
+
+FINISHED = "finished"
+UNKNOWN_VARIANT = "train.variants: unknown variant {bad!r}; valid: {valid}"
+UNKNOWN_MODEL = "train.models: unknown model {bad!r}; valid: {valid}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides one run's result; its hash is part of the run id."""
+
+    experiment: str
+    model: str
+    variant: str
+    train_group: str
+    seed: int
+    epochs: int
+    batch_size: int
+    emotions: tuple[str, ...]
+    image_size: int
+    data_fingerprint: str
+    model_options: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)  # the variant's resolved recipe
+
+    def __hash__(self) -> int:
+        return hash(self.run_id)
+
+    @property
+    def run_id(self) -> str:
+        resolved = {k: v for k, v in asdict(self).items() if k != "experiment"}
+        text = json.dumps(resolved, sort_keys=True, default=list)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        return f"{self.train_group}-{self.variant}-{self.model}-s{self.seed}-{digest}"
+
+
+@dataclass
+class TestBatch:
+    """One test set's pixels and the columns its predictions carry."""
+
+    name: str
+    pixels: np.ndarray
+    rows: pd.DataFrame  # sample_id, subject_id, group, y_true
+
+
+@dataclass
+class RunData:
+    """The arrays one run needs: labels are indices into the run's emotion tuple."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    tests: list[TestBatch]
+
+
+@dataclass
+class RunTask:
+    """What an executor ships to a worker: the config, the run folder and the arrays."""
+
+    config: RunConfig
+    run_dir: Path
+    data: RunData
+
+
+def validate_names(spec: ExperimentSpec) -> None:
+    """Raise ``ValueError`` naming the field when a variant or model is not registered."""
+    for bad in set(spec.train.variants) - set(list_variants()):
+        raise ValueError(UNKNOWN_VARIANT.format(bad=bad, valid=", ".join(list_variants())))
+    for bad in set(spec.train.models) - set(list_models()):
+        raise ValueError(UNKNOWN_MODEL.format(bad=bad, valid=", ".join(list_models())))
+
+
+def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
+    """The grid in a stable order: model, variant, train group, seed."""
+    fingerprints = {group: data.fingerprint(group) for group in spec.train.groups}
+    runs = []
+    for model in spec.train.models:
+        for name in spec.train.variants:
+            variant = resolved_variant(name, spec.train.epochs, spec.train.batch_size)
+            runs.extend(
+                RunConfig(
+                    experiment=spec.name,
+                    model=model,
+                    variant=name,
+                    train_group=group,
+                    seed=seed,
+                    epochs=variant.recipe.epochs,
+                    batch_size=variant.recipe.batch_size,
+                    emotions=tuple(spec.data.emotions),
+                    image_size=spec.data.image_size,
+                    data_fingerprint=fingerprints[group],
+                    model_options={
+                        **variant.model_options,
+                        **spec.train.model_options.get(model, {}),
+                    },
+                    recipe=variant.recipe.to_dict(),
+                )
+                for group in spec.train.groups
+                for seed in spec.train.seeds
+            )
+    return runs
+
+
+def resolved_variant(name: str, epochs: int, batch_size: int | None):
+    """The registered variant with the spec's epochs (and batch size, where set)."""
+    overrides = (
+        {"epochs": epochs} if batch_size is None else {"epochs": epochs, "batch_size": batch_size}
+    )
+    return get_variant(name).with_overrides(**overrides)
+
+
+def is_finished(run_dir: Path) -> bool:
+    """A run whose run.json says finished and whose predictions exist is never trained again."""
+    meta = run_dir / "run.json"
+    if not meta.is_file() or not (run_dir / "predictions.parquet").is_file():
+        return False
+    return json.loads(meta.read_text(encoding="utf-8")).get("status") == FINISHED
+
+
+def run_data(config: RunConfig, data: ExperimentData) -> RunData:
+    """Stack the pixels and label indices of ``config``'s train group and every test set."""
+    index = {emotion: i for i, emotion in enumerate(config.emotions)}
+
+    def stack(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        ids = frame["sample_id"].astype(str)
+        side = config.image_size
+        pixels = np.stack([data.pixels[i] for i in ids]) if len(ids) else np.empty((0, side, side))
+        labels = frame["emotion"].map(index).to_numpy(dtype=np.int64, copy=True)
+        return pixels.astype(np.uint8), labels
+
+    train_x, train_y = stack(data.train[config.train_group])
+    val_x, val_y = stack(data.val[config.train_group])
+    tests = []
+    for name, frame in data.tests.items():
+        pixels, _ = stack(frame)
+        rows = pd.DataFrame(
+            {
+                "sample_id": frame["sample_id"].astype(str),
+                "subject_id": frame["subject_id"].astype("string"),
+                "group": frame["group"].astype(str),
+                "y_true": frame["emotion"].astype(str),
+            }
+        )
+        tests.append(TestBatch(name, pixels, rows))
+    return RunData(train_x, train_y, val_x, val_y, tests)

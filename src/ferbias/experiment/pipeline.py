@@ -1,0 +1,224 @@
+"""Run an experiment spec end to end: plan the grid, write experiment.json, execute, dry-run ETA.
+
+``prepare_experiment`` loads the data and plans the runs (no pixels: cheap enough for
+``--dry-run``); ``run_experiment`` prepares the pixels, skips finished runs and sends the rest
+to an executor; ``dry_run_table`` lists the runs with an ETA from a short timing of each model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ferbias import __version__
+from ferbias.experiment.data import ExperimentData, attach_pixels, build_data
+from ferbias.experiment.grid import (
+    RunConfig,
+    RunTask,
+    is_finished,
+    plan_runs,
+    run_data,
+    validate_names,
+)
+from ferbias.experiment.runner import SKIPPED, RunOutcome
+from ferbias.experiment.spec import ExperimentSpec
+from ferbias.io import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+# Power line: the smallest gap detectable at these settings; accuracy 0.5 maximises p(1-p), so
+# the gap quoted is conservative for any true accuracy.
+POWER_ALPHA, POWER_POWER, POWER_BASE_ACCURACY = 0.05, 0.8, 0.5
+TIMING_STEPS = 5  # timed training steps per model for the ETA (after one warm-up step)
+
+
+@dataclass
+class PreparedExperiment:
+    """A spec with its data and planned runs, bound to an output folder."""
+
+    spec: ExperimentSpec
+    data: ExperimentData
+    runs: list[RunConfig]
+    out_dir: Path
+
+    def run_dir(self, run: RunConfig) -> Path:
+        return self.out_dir / run.run_id
+
+
+def prepare_experiment(spec: ExperimentSpec, out: str | Path) -> PreparedExperiment:
+    """Check names, load and split the data, plan the grid under ``out/<experiment>``."""
+    validate_names(spec)
+    data = build_data(spec)
+    return PreparedExperiment(spec, data, plan_runs(spec, data), Path(out) / spec.name)
+
+
+def run_experiment(
+    prepared: PreparedExperiment, executor: Any
+) -> Iterator[tuple[RunConfig, RunOutcome]]:
+    """Write experiment.json, then yield each run's outcome (finished runs come back skipped)."""
+    write_json_atomic(prepared.out_dir / "experiment.json", experiment_record(prepared))
+    todo = [run for run in prepared.runs if not is_finished(prepared.run_dir(run))]
+    for run in prepared.runs:
+        if run not in todo:
+            yield run, RunOutcome(run.run_id, SKIPPED)
+    if not todo:
+        return
+    data = attach_pixels(prepared.data, size=prepared.spec.data.image_size)
+    tasks = [RunTask(run, prepared.run_dir(run), run_data(run, data)) for run in todo]
+    for task, outcome in executor.map(tasks):
+        yield task.config, outcome
+
+
+def experiment_record(prepared: PreparedExperiment) -> dict[str, Any]:
+    """The content of experiment.json: spec, counts, label provenance, power inputs, runs."""
+    spec, data = prepared.spec, prepared.data
+    return {
+        "experiment": spec.name,
+        "spec": spec.model_dump(mode="json"),
+        "emotions": list(spec.data.emotions),
+        "group_col": spec.data.group_col,
+        "groups": list(spec.data.groups),
+        "train_groups": list(spec.train.groups),
+        "test_sets": list(data.tests),
+        "counts": data.counts().to_dict(orient="records"),
+        "label_provenance": data.provenance().to_dict(orient="records"),
+        "power": power_inputs(data, list(spec.data.groups)),
+        "runs": [{"run_id": run.run_id, **asdict(run)} for run in prepared.runs],
+        "ferbias_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def power_inputs(data: ExperimentData, groups: list[str]) -> dict[str, Any]:
+    """Test sizes per test set and group, and the smallest gap detectable between two groups."""
+    from ferbias.analysis.stats import minimum_detectable_gap
+
+    sizes = {
+        name: {str(g): int(n) for g, n in frame.groupby("group").size().items()}
+        for name, frame in data.tests.items()
+    }
+    gaps = {}
+    for name, by_group in sizes.items():
+        present = [g for g in groups if by_group.get(g, 0) > 0]
+        if len(present) == 2:
+            n_a, n_b = (by_group[g] for g in present)
+            gaps[name] = float(
+                minimum_detectable_gap(n_a, n_b, POWER_BASE_ACCURACY, POWER_ALPHA, POWER_POWER)
+            )
+    return {
+        "alpha": POWER_ALPHA,
+        "power": POWER_POWER,
+        "base_accuracy": POWER_BASE_ACCURACY,
+        "test_sizes": sizes,
+        "minimum_detectable_gap": gaps,
+    }
+
+
+def dry_run_table(
+    prepared: PreparedExperiment,
+    *,
+    threads: int,
+    timer: Callable[[RunConfig, int], tuple[float, float]] | None = None,
+) -> pd.DataFrame:
+    """One row per run: sizes, status and ETA seconds of the run on ``threads`` threads.
+
+    The ETA comes from ``timer(run, threads)`` -> (training, inference) images/s, measured by
+    default with ``fit``'s own training step and ``predict_proba``'s folded model.
+    """
+    timer = timer or measure_throughput
+    speeds: dict[tuple[str, str, str], tuple[float, float]] = {}
+    n_test = sum(len(frame) for frame in prepared.data.tests.values())
+    rows = []
+    for run in prepared.runs:
+        key = (run.model, repr(sorted(run.model_options.items())), repr(sorted(run.recipe.items())))
+        if key not in speeds:
+            speeds[key] = timer(run, threads)
+        train_ips, predict_ips = speeds[key]
+        n_train = len(prepared.data.train[run.train_group])
+        n_val = len(prepared.data.val[run.train_group])
+        finished = is_finished(prepared.run_dir(run))
+        per_epoch = n_train / train_ips + n_val / predict_ips
+        eta = 0.0 if finished else run.epochs * per_epoch + n_test / predict_ips
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "train_group": run.train_group,
+                "variant": run.variant,
+                "model": run.model,
+                "seed": run.seed,
+                "epochs": run.epochs,
+                "n_train": n_train,
+                "n_val": n_val,
+                "n_test": n_test,
+                "status": "finished" if finished else "to run",
+                "eta_s": eta,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def measure_throughput(run: RunConfig, threads: int) -> tuple[float, float]:
+    """Training and inference images/s of ``run`` on this CPU with ``threads`` torch threads.
+
+    Times what a run does: ``fit``'s training step (channels_last, the recipe's optimiser, loss
+    and augmentation) and inference with BatchNorm folded, as ``predict_proba`` runs it.
+    """
+    import torch
+
+    from ferbias.models import create_model
+    from ferbias.training.augment import create_augmentation
+    from ferbias.training.fit import (
+        inference_batch,
+        make_optimizer,
+        memory_format,
+        to_float,
+        train_step,
+    )
+    from ferbias.training.predict import folded
+    from ferbias.training.variants import Recipe
+
+    recipe = Recipe(**run.recipe)
+    cpu = torch.device("cpu")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model = create_model(run.model, num_classes=len(run.emotions), seed=0, **run.model_options)
+        model = model.to(memory_format=memory_format(cpu))
+        optimizer = make_optimizer(model, recipe)
+        augmentation = create_augmentation(recipe.augmentation)
+        generator = torch.Generator().manual_seed(0)
+        side = run.image_size
+        batch = max(recipe.batch_size, inference_batch(cpu))
+        pixels = torch.randint(0, 256, (batch, side, side), dtype=torch.uint8, generator=generator)
+        labels = torch.randint(0, len(run.emotions), (batch,), generator=generator)
+        train_x, train_y = pixels[: recipe.batch_size], labels[: recipe.batch_size]
+        model.train()
+        train_s = _time_steps(
+            lambda: train_step(
+                model, optimizer, to_float(train_x, augmentation, generator), train_y, recipe
+            )
+        )
+        net, infer_x = folded(model), to_float(pixels[: inference_batch(cpu)], None, None)
+        with torch.inference_mode():
+            predict_s = _time_steps(lambda: net(infer_x))
+    finally:
+        torch.set_num_threads(previous)
+    return recipe.batch_size / train_s, len(infer_x) / predict_s
+
+
+def _time_steps(step: Callable[[], object]) -> float:
+    """Median seconds of ``TIMING_STEPS`` calls after one warm-up call."""
+    step()
+    times = []
+    for _ in range(TIMING_STEPS):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))

@@ -1,0 +1,1 @@
+"""Training: augmentation, recipes (variants), fit, training data, prediction."""

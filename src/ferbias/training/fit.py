@@ -1,0 +1,444 @@
+"""``fit()``: train a model on in-memory uint8 images, checkpoint every epoch, resume exactly.
+
+Reproducibility: every epoch draws its shuffling, augmentation and dropout from generators
+seeded by ``(seed, epoch)`` inside ``torch.random.fork_rng`` (the caller's global RNG is left as
+it was). So the RNG state at an epoch boundary is a function of the seed and the epoch number,
+and a resumed run replays exactly what an uninterrupted one does. Checkpoints hold no pickles:
+weights and optimiser tensors in safetensors, scalars (history, step counts, param groups, the
+RNG scheme) in JSON, both written atomically via ``ferbias.io``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from ferbias.io import write_atomic, write_csv_atomic, write_json_atomic
+from ferbias.models import create_model
+from ferbias.training.augment import Augmentation, create_augmentation
+from ferbias.training.variants import Recipe
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "seconds",
+    "images_per_s",
+    "lr",
+)
+# Inference batch per device: on a CPU a small batch keeps activations in cache (paper-cnn,
+# 2 threads: 2,524 images/s at 64 against 1,289 at 512; benchmarks/bench_train.py); a GPU
+# wants large batches.
+INFERENCE_BATCH = {"cpu": 64, "cuda": 1024}
+CHANNELS_LAST = True  # measured in benchmarks/bench_train.py (a switch for that comparison)
+BAD_PIXELS = "{name} must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
+CHECKPOINT_DIR = "checkpoint"
+RECIPE_CHANGED = "checkpoint in {path} was made with another recipe or seed; use a new run_dir"
+BAD_CHECKPOINT = "checkpoint {path} names {tensors}, which is missing or of another epoch"
+BAD_LABELS = "{name} must hold one integer label per image; got shape {shape} for {n} images"
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: per-epoch history, the best epoch (1-based) and the best model."""
+
+    history: pd.DataFrame
+    best_epoch: int
+    model: nn.Module
+    stopped_early: bool = False
+
+
+def fit(
+    model: nn.Module,
+    train_x: np.ndarray | Tensor,
+    train_y: np.ndarray | Tensor,
+    val_x: np.ndarray | Tensor,
+    val_y: np.ndarray | Tensor,
+    *,
+    recipe: Recipe,
+    seed: int,
+    run_dir: Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> FitResult:
+    """Train ``model`` with ``recipe``; with ``run_dir``, checkpoint each epoch and resume.
+
+    Images are uint8 ``N x 48 x 48`` (scaled to [0, 1] here); labels are class indices. Writes
+    ``model.safetensors`` (best weights) and ``history.csv`` into ``run_dir`` when given.
+    ``on_epoch(epoch, row)`` is called after each epoch with its history row.
+    """
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    data = [as_tensor(a, n, device) for a, n in ((train_x, "train_x"), (val_x, "val_x"))]
+    labels = [
+        as_labels(y, len(x), n, device)
+        for y, x, n in ((train_y, data[0], "train_y"), (val_y, data[1], "val_y"))
+    ]
+    model = model.to(device, memory_format=memory_format(device))
+    optimizer = make_optimizer(model, recipe)
+    state = TrainingState(best_weights=clone_weights(model))
+    if run_dir is not None:
+        state = load_checkpoint(Path(run_dir), model, optimizer, recipe, seed) or state
+    augmentation = create_augmentation(recipe.augmentation)
+    steps_per_epoch = math.ceil(len(data[0]) / recipe.batch_size)
+    with progress_bar(progress) as bar:
+        for epoch in range(state.epoch + 1, recipe.epochs + 1):
+            if state.should_stop(recipe):
+                break
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                row = run_epoch(
+                    model,
+                    optimizer,
+                    data,
+                    labels,
+                    recipe,
+                    augmentation,
+                    epoch_seed(seed, epoch),
+                    epoch,
+                    steps_per_epoch,
+                    bar,
+                )
+            state.record(row, model, recipe)
+            if run_dir is not None:
+                save_checkpoint(Path(run_dir), model, optimizer, state, recipe, seed)
+            log.info("epoch %d: %s", epoch, format_row(row))
+            if on_epoch is not None:
+                on_epoch(epoch, row)
+    model.load_state_dict(state.best_weights)
+    history = pd.DataFrame(state.history, columns=list(HISTORY_COLUMNS))
+    if run_dir is not None:
+        write_outputs(Path(run_dir), model, history)
+    return FitResult(history, state.best_epoch, model, state.should_stop(recipe))
+
+
+class TrainValArrays(Protocol):
+    """Anything holding uint8 train / validation images and their class indices."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+def train_model(
+    name: str,
+    data: TrainValArrays,
+    *,
+    num_classes: int,
+    recipe: Recipe,
+    seed: int,
+    options: dict[str, Any] | None = None,
+    run_dir: Path | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """``create_model(name, **options)`` initialised from ``seed``, then ``fit`` on ``data``."""
+    model = create_model(name, num_classes=num_classes, seed=seed, **(options or {}))
+    return fit(
+        model,
+        data.train_x,
+        data.train_y,
+        data.val_x,
+        data.val_y,
+        recipe=recipe,
+        seed=seed,
+        run_dir=run_dir,
+        progress=progress,
+    )
+
+
+@dataclass
+class TrainingState:
+    """Everything besides weights and optimiser tensors that a resume needs."""
+
+    best_weights: dict[str, Tensor]
+    epoch: int = 0
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    history: list | None = None
+
+    def __post_init__(self) -> None:
+        self.history = list(self.history or [])
+
+    def record(self, row: dict, model: nn.Module, recipe: Recipe) -> None:
+        self.history.append([row[c] for c in HISTORY_COLUMNS])
+        self.epoch = row["epoch"]
+        score = row["val_acc"] if recipe.monitor == "val_acc" else -row["val_loss"]
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, self.epoch
+            self.best_weights = clone_weights(model)
+
+    def should_stop(self, recipe: Recipe) -> bool:
+        patience = recipe.early_stopping_patience
+        return patience is not None and self.epoch - self.best_epoch >= patience
+
+
+def run_epoch(model, optimizer, data, labels, recipe, augmentation, seed, epoch, steps, bar):
+    """One training pass and one validation pass; returns the history row."""
+    torch.manual_seed(seed)  # dropout draws from the (forked) global generator
+    generator = torch.Generator().manual_seed(seed)
+    train_x, val_x = data
+    train_y, val_y = labels
+    order = torch.randperm(len(train_x), generator=generator).to(train_x.device)
+    task = bar.add_task(f"epoch {epoch}/{recipe.epochs}", total=steps) if bar else None
+    model.train()
+    start = time.perf_counter()
+    loss_sum = torch.zeros((), device=train_x.device)
+    correct = torch.zeros((), device=train_x.device, dtype=torch.long)
+    for step, first in enumerate(range(0, len(order), recipe.batch_size)):
+        index = order[first : first + recipe.batch_size]
+        set_lr(optimizer, learning_rate(recipe, (epoch - 1) * steps + step, recipe.epochs * steps))
+        images = to_float(train_x[index], augmentation, generator)
+        loss, logits = train_step(model, optimizer, images, train_y[index], recipe)
+        loss_sum += loss.detach() * len(index)
+        correct += (logits.argmax(1) == train_y[index]).sum()
+        if bar:
+            bar.advance(task)
+    seconds = time.perf_counter() - start
+    if bar:
+        bar.remove_task(task)
+    val_loss, val_acc = evaluate(model, val_x, val_y)
+    n = len(train_x)
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum.item() / n,
+        "train_acc": correct.item() / n,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "seconds": seconds,
+        "images_per_s": n / seconds,
+        "lr": optimizer.param_groups[0]["lr"],
+    }
+
+
+def train_step(model, optimizer, images: Tensor, targets: Tensor, recipe: Recipe):
+    """Forward (bf16 autocast on CUDA), loss (+ L2 penalty), backward and an optimiser step."""
+    with torch.autocast(images.device.type, torch.bfloat16, enabled=images.is_cuda):
+        logits = model(images)
+    loss = F.cross_entropy(logits.float(), targets, label_smoothing=recipe.label_smoothing)
+    total = loss + recipe.l2 * l2_penalty(model) if recipe.l2 else loss
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return loss, logits
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, pixels: Tensor, labels: Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (eval mode) on uint8 ``pixels``."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    batch = inference_batch(pixels.device)
+    for first in range(0, len(pixels), batch):
+        images = to_float(pixels[first : first + batch], None, None)
+        with torch.autocast(images.device.type, torch.bfloat16, enabled=images.is_cuda):
+            logits = model(images).float()
+        target = labels[first : first + batch]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += (logits.argmax(1) == target).sum().item()
+    return loss_sum / max(len(pixels), 1), correct / max(len(pixels), 1)
+
+
+def inference_batch(device: torch.device) -> int:
+    """The batch size that measured fastest for inference on ``device``'s kind."""
+    return INFERENCE_BATCH.get(device.type, INFERENCE_BATCH["cuda"])
+
+
+def l2_penalty(model: nn.Module) -> Tensor:
+    """Keras ``kernel_regularizer=l2(1)``: sum of squared conv and dense kernels (no biases)."""
+    kernels = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    return sum(w.pow(2).sum() for w in kernels)
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
+    kind = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=recipe.lr, eps=recipe.eps, weight_decay=recipe.weight_decay)
+
+
+def learning_rate(recipe: Recipe, step: int, total_steps: int) -> float:
+    """The learning rate at ``step``: constant, warm-up + cosine, or one-cycle."""
+    if recipe.schedule == "constant":
+        return recipe.lr
+    progress = step / max(total_steps, 1)
+    if recipe.schedule == "onecycle":
+        peak_at = 0.3
+        if progress < peak_at:
+            return recipe.lr * (0.04 + 0.96 * progress / peak_at)
+        return recipe.lr * 0.5 * (1 + math.cos(math.pi * (progress - peak_at) / (1 - peak_at)))
+    warmup = recipe.warmup_epochs / max(recipe.epochs, 1)
+    if progress < warmup:
+        return recipe.lr * (step + 1) / (warmup * total_steps)
+    return recipe.lr * 0.5 * (1 + math.cos(math.pi * (progress - warmup) / max(1 - warmup, 1e-9)))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def to_float(pixels: Tensor, augmentation: Augmentation | None, generator) -> Tensor:
+    """uint8 N x H x W -> float N x 1 x H x W in [0, 1] (augmented when given), channels_last."""
+    images = pixels.unsqueeze(1).float().div_(255.0)
+    if augmentation is not None:
+        images = augmentation(images, generator)
+    return images.contiguous(memory_format=memory_format(images.device))
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last (NHWC) for oneDNN / cuDNN convolutions; see benchmarks/bench_train.py."""
+    return torch.channels_last if CHANNELS_LAST else torch.contiguous_format
+
+
+def as_tensor(pixels, name: str, device: torch.device) -> Tensor:
+    if isinstance(pixels, np.ndarray) and not pixels.flags.writeable:
+        pixels = pixels.copy()
+    tensor = torch.as_tensor(pixels)
+    if tensor.dtype != torch.uint8 or tensor.ndim != 3:
+        raise ValueError(
+            BAD_PIXELS.format(name=name, dtype=tensor.dtype, shape=tuple(tensor.shape))
+        )
+    return tensor.to(device)
+
+
+def as_labels(labels, n: int, name: str, device: torch.device) -> Tensor:
+    tensor = torch.tensor(np.asarray(labels), dtype=torch.long)
+    if tensor.shape != (n,):
+        raise ValueError(BAD_LABELS.format(name=name, shape=tuple(tensor.shape), n=n))
+    return tensor.to(device)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def clone_weights(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(run_dir, model, optimizer, state: TrainingState, recipe, seed) -> None:
+    """Tensors to ``checkpoint/epoch-<k>.safetensors``, then scalars to ``checkpoint/state.json``.
+
+    The JSON is written last and names its tensor file, so a crash in between leaves the previous
+    epoch's checkpoint intact.
+    """
+    folder = run_dir / CHECKPOINT_DIR
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v for k, v in state.best_weights.items()}
+    optim = optimizer.state_dict()
+    scalars = {}
+    for index, entries in optim["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim.{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    name = f"epoch-{state.epoch}.safetensors"
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    write_atomic(
+        folder / name, lambda tmp: save_file(tensors, str(tmp), {"epoch": str(state.epoch)})
+    )
+    meta = {
+        "tensors": name,
+        "epoch": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_score": state.best_score,
+        "history": state.history,
+        "param_groups": optim["param_groups"],
+        "optimizer_scalars": scalars,
+        "recipe": recipe.to_dict(),
+        "seed": seed,
+        "rng": {
+            "scheme": "fork_rng + generators seeded by SeedSequence([seed, epoch])",
+            "next_epoch_seed": epoch_seed(seed, state.epoch + 1),
+        },
+    }
+    write_json_atomic(folder / "state.json", meta)
+    for old in folder.glob("epoch-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(run_dir, model, optimizer, recipe, seed) -> TrainingState | None:
+    """Restore model, optimiser and training state from ``run_dir``; None when none is there."""
+    path = run_dir / CHECKPOINT_DIR / "state.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if meta["recipe"] != json.loads(json.dumps(recipe.to_dict())) or meta["seed"] != seed:
+        raise ValueError(RECIPE_CHANGED.format(path=path.parent))
+    tensor_path = path.parent / meta["tensors"]
+    tensors = load_file(str(tensor_path)) if tensor_path.is_file() else {}
+    if not tensors or str(meta["epoch"]) != epoch_of(tensor_path):
+        raise ValueError(BAD_CHECKPOINT.format(path=path, tensors=meta["tensors"]))
+    device = next(model.parameters()).device
+    model.load_state_dict(prefixed(tensors, "model."))
+    optim_state: dict = {}
+    for key, value in prefixed(tensors, "optim.").items():
+        index, name = key.split(".", 1)
+        optim_state.setdefault(int(index), {})[name] = value.to(device)
+    for key, value in meta["optimizer_scalars"].items():
+        index, name = key.split(".", 1)
+        optim_state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": optim_state, "param_groups": meta["param_groups"]})
+    best = {k: v.to(device) for k, v in prefixed(tensors, "best.").items()}
+    log.info("resuming from %s after epoch %d", path.parent, meta["epoch"])
+    return TrainingState(
+        best, meta["epoch"], meta["best_epoch"], meta["best_score"], meta["history"]
+    )
+
+
+def prefixed(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def epoch_of(tensor_path: Path) -> str:
+    with safe_open(str(tensor_path), "pt") as handle:
+        return handle.metadata().get("epoch", "")
+
+
+def write_outputs(run_dir: Path, model: nn.Module, history: pd.DataFrame) -> None:
+    weights = {k: v.contiguous().cpu() for k, v in model.state_dict().items()}
+    write_atomic(run_dir / "model.safetensors", lambda tmp: save_file(weights, str(tmp)))
+    write_csv_atomic(run_dir / "history.csv", history)
+
+
+def load_weights(model: nn.Module, path: Path) -> nn.Module:
+    """Load ``model.safetensors`` written by ``fit`` into ``model``."""
+    model.load_state_dict(load_file(str(path)))
+    return model
+
+
+def format_row(row: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+
+
+def progress_bar(enabled: bool):
+    """A rich progress bar, or a no-op context yielding None."""
+    if not enabled:
+        return nullcontext()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    return Progress(*columns, transient=True)

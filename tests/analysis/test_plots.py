@@ -1,0 +1,64 @@
+"""Every figure function returns a Figure with the expected panels, without pyplot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from test_report import build_experiment
+
+from ferbias.analysis import plots
+from ferbias.analysis import transfer as transfer_tables
+from ferbias.analysis.metrics import add_image_scores, confusion_table, load_experiment
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    folder = build_experiment(tmp_path_factory.mktemp("runs") / "exp", seeds=(0,))
+    results = load_experiment(folder)
+    scored = add_image_scores(results.predictions)
+    return results, scored, transfer_tables.transfer_table(scored, n_resamples=50)
+
+
+def test_variant_metrics_draws_one_bar_per_model_and_test_group(experiment):
+    _, scored, transfer = experiment
+    cells = transfer_tables.primary_cells(scored, ["female", "male"], "heldout")
+    fig = plots.plot_variant_metrics(transfer, cells)
+    assert isinstance(fig, Figure)
+    accuracy_axis = fig.axes[0]
+    # 3 train groups x 2 test groups x 2 variants
+    assert len(accuracy_axis.patches) == 12
+    heights = sorted(p.get_height() for p in accuracy_axis.patches)
+    expected = transfer.merge(pd.DataFrame(cells.values(), columns=["test_set", "test_group"]))
+    np.testing.assert_allclose(heights, sorted(100 * expected["accuracy"]))
+
+
+def test_heatmap_has_a_panel_per_variant_with_ci_text(experiment):
+    _, _, transfer = experiment
+    fig = plots.plot_transfer_heatmap(transfer)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 2
+    assert any("[" in t.get_text() for t in visible[0].texts)
+
+
+def test_recall_confusion_and_learning_curves(experiment):
+    results, scored, _ = experiment
+    recall = pd.DataFrame(
+        {
+            "train_group": ["female"] * 4,
+            "test_group": ["female", "male"] * 2,
+            "emotion": ["happy", "happy", "sad", "sad"],
+            "recall": [0.8, 0.7, 0.4, 0.5],
+        }
+    )
+    assert len(plots.plot_recall_by_group(recall).axes[0].patches) == 4
+    matrices = {g: confusion_table(f) for g, f in scored.groupby("train_group")}
+    assert len(plots.plot_confusion_matrices(matrices).axes) == 3
+    curves = plots.plot_learning_curves(results.histories)
+    assert len(curves.axes) == 2 * results.runs["variant"].nunique()
+
+
+def test_empty_tables_are_refused_with_the_function_name():
+    with pytest.raises(ValueError, match="plot_transfer_heatmap"):
+        plots.plot_transfer_heatmap(pd.DataFrame())

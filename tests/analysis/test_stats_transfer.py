@@ -1,0 +1,78 @@
+"""Transfer tables on a hand-built experiment: every number checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ferbias.analysis import transfer
+
+# correctness of the F-model and the M-model on 4 female then 4 male test images
+CORRECT = {"female": [1, 1, 1, 0, 1, 0, 0, 1], "male": [0, 1, 0, 0, 1, 1, 1, 1]}
+GROUPS = ["female"] * 4 + ["male"] * 4
+
+
+def scored(variants=("baseline", "dropout")) -> pd.DataFrame:
+    rows = []
+    for variant in variants:
+        for train_group, correct in CORRECT.items():
+            for i, (ok, group) in enumerate(zip(correct, GROUPS, strict=True)):
+                rows.append(
+                    {
+                        "model": "paper-cnn",
+                        "variant": variant,
+                        "train_group": train_group,
+                        "seed": 0,
+                        "run_id": f"{train_group}-{variant}",
+                        "test_set": "heldout",
+                        "test_group": group,
+                        "sample_id": f"img{i}",
+                        "subject_id": None,
+                        "correct": float(ok),
+                        "cross_entropy": 1.0 - 0.5 * ok,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_transfer_table_accuracies_by_hand():
+    table = transfer.transfer_table(scored(("baseline",)), n_resamples=200)
+    cell = table.set_index(["train_group", "test_group"])
+    assert cell.loc[("female", "female"), "accuracy"] == pytest.approx(3 / 4)
+    assert cell.loc[("female", "male"), "accuracy"] == pytest.approx(2 / 4)
+    assert cell.loc[("male", "all"), "accuracy"] == pytest.approx(5 / 8)
+    assert cell.loc[("male", "male"), "cross_entropy"] == pytest.approx(0.5)
+    assert (table.accuracy_low <= table.accuracy).all() and (
+        table.accuracy <= table.accuracy_high
+    ).all()
+
+
+def test_advantage_comparison_and_mcnemar_by_hand():
+    frame = scored()
+    cells = transfer.primary_cells(frame, ["female", "male"])
+    assert cells == {"female": ("heldout", "female"), "male": ("heldout", "male")}
+    advantage = transfer.advantage_table(frame, cells=cells, n_resamples=200)
+    row = advantage.iloc[0]
+    assert (row.acc_ff, row.acc_fm, row.acc_mf, row.acc_mm) == (0.75, 0.5, 0.25, 1.0)
+    assert row.advantage == pytest.approx(0.75 + 1.0 - 0.5 - 0.25)
+    p, (low, high) = advantage.p_value.to_numpy(), np.sort(advantage.p_value.to_numpy())
+    expected = {low: min(1, 2 * low), high: min(1, max(2 * low, high))}  # Holm, two variants
+    assert advantage.p_holm.tolist() == pytest.approx([expected[v] for v in p])
+    comparison = transfer.comparison_table(frame, n_resamples=200).set_index(
+        ["variant", "test_group"]
+    )
+    assert comparison.loc[("baseline", "female"), "difference"] == pytest.approx(0.5)
+    assert comparison.loc[("baseline", "male"), "difference"] == pytest.approx(-0.5)
+    mcnemar = transfer.mcnemar_table(frame).set_index(["variant", "test_group"])
+    assert mcnemar.loc[("baseline", "all"), ["b", "c"]].tolist() == [2, 2]
+    assert mcnemar.loc[("baseline", "male"), ["b", "c"]].tolist() == [0, 2]
+
+
+def test_primary_cells_from_suffixed_test_set_names():
+    frame = scored(("baseline",))
+    frame["test_set"] = "fer2013:" + frame["test_group"]
+    cells = transfer.primary_cells(frame, ["female", "male"])
+    assert cells == {"female": ("fer2013:female", "female"), "male": ("fer2013:male", "male")}
+    with pytest.raises(KeyError, match="no test set holds"):
+        transfer.primary_cells(frame.assign(test_set="x", test_group="female"), ["female", "male"])

@@ -1,0 +1,152 @@
+"""Unit tests for ferbias.data.images: decoding, failures, resizing, the on-disk cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ferbias.data import images
+from ferbias.data.schema import make_manifest
+from synthetic import synthetic_face
+
+
+def _manifest(paths, source="manifest") -> pd.DataFrame:
+    rows = [
+        {"sample_id": f"{source}:{i}", "source": source, "path": str(p)}
+        for i, p in enumerate(paths)
+    ]
+    return make_manifest(rows)
+
+
+def _write(path, array, **save) -> str:
+    Image.fromarray(array).save(path, **save)
+    return str(path)
+
+
+def test_load_gray_reads_gray_rgb_and_palette_tiff(tmp_path):
+    face = synthetic_face(64)
+    rgb = np.stack([face, face // 2, 255 - face], axis=-1)
+    gray_png = _write(tmp_path / "gray.png", face)
+    rgb_jpg = _write(tmp_path / "rgb.jpg", rgb, quality=95)
+    palette = tmp_path / "palette.tiff"
+    Image.fromarray(face).convert("P").save(palette)
+    assert Image.open(palette).mode == "P"
+    np.testing.assert_array_equal(images.load_gray(gray_png), face)
+    decoded = images.load_gray(rgb_jpg)
+    assert decoded.shape == (64, 64) and decoded.dtype == np.uint8
+    expected = np.asarray(Image.open(rgb_jpg).convert("L"))
+    np.testing.assert_array_equal(decoded, expected)
+    np.testing.assert_array_equal(
+        images.load_gray(palette), np.asarray(Image.open(palette).convert("L"))
+    )
+
+
+def test_truncated_jpeg_raises_naming_the_file_and_is_reported(tmp_path):
+    good = _write(tmp_path / "good.jpg", synthetic_face(128), quality=95)
+    data = Path(good).read_bytes()
+    bad = tmp_path / "truncated.jpg"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(images.ImageReadError, match=r"truncated\.jpg"):
+        images.load_gray(bad)
+    prepared = images.prepare(_manifest([good, bad]), face_crop=False, use_cache=False)
+    assert prepared.pixels.shape == (1, 48, 48)
+    assert list(prepared.sample_ids) == ["manifest:0"]
+    assert prepared.failures["sample_id"].tolist() == ["manifest:1"]
+    assert "cannot decode" in prepared.failures["reason"].iloc[0]
+
+
+def test_csv_references_and_bad_row(tmp_path):
+    first = synthetic_face(48, seed=1)
+    csv = tmp_path / "fer2013.csv"
+    pd.DataFrame(
+        {
+            "emotion": [0, 3],
+            "pixels": [" ".join(map(str, first.ravel())), "1 2 3"],
+            "Usage": ["Training", "PublicTest"],
+        }
+    ).to_csv(csv, index=False)
+    np.testing.assert_array_equal(images.load_gray(f"{csv}::0"), first)
+    with pytest.raises(images.ImageReadError, match=r"row 1.*2304"):
+        images.load_gray(f"{csv}::1")
+
+
+def test_prepare_resizes_tight_crops(tmp_path):
+    big = _write(tmp_path / "big.png", synthetic_face(96))
+    small = _write(tmp_path / "small.png", synthetic_face(32))
+    prepared = images.prepare(_manifest([big, small]), face_crop=False, use_cache=False)
+    assert prepared.pixels.shape == (2, 48, 48) and prepared.pixels.dtype == np.uint8
+    assert prepared.failures.empty
+    resized = images.prepare(_manifest([big]), size=24, face_crop=False, use_cache=False)
+    assert resized.pixels.shape == (1, 24, 24)
+
+
+def test_no_face_is_reported_or_centre_cropped(tmp_path):
+    blank = _write(tmp_path / "blank.png", np.full((120, 160), 128, np.uint8))
+    reported = images.prepare(_manifest([blank]), face_crop=True, use_cache=False)
+    assert len(reported.pixels) == 0
+    assert reported.failures["reason"].tolist() == [images.NO_FACE]
+    centred = images.prepare(
+        _manifest([blank]), face_crop=True, on_no_face="center", use_cache=False
+    )
+    assert centred.pixels.shape == (1, 48, 48)
+    assert centred.failures["reason"].tolist() == [images.NO_FACE_CENTRE]
+    with pytest.raises(ValueError, match="on_no_face"):
+        images.prepare(_manifest([blank]), on_no_face="drop")
+
+
+def test_cache_hit_is_identical(tmp_path):
+    paths = [_write(tmp_path / f"{i}.png", synthetic_face(64, seed=i)) for i in range(20)]
+    manifest = _manifest(paths)
+    cache = tmp_path / "cache"
+    cold = images.prepare(manifest, face_crop=False, cache_dir=cache)
+    hot = images.prepare(manifest, face_crop=False, cache_dir=cache)
+    assert not cold.from_cache and hot.from_cache
+    assert hot.cache_path == cold.cache_path and hot.cache_path.suffix == ".npz"
+    np.testing.assert_array_equal(hot.pixels, cold.pixels)
+    np.testing.assert_array_equal(hot.sample_ids, cold.sample_ids)
+    with np.load(hot.cache_path, allow_pickle=False) as data:  # readable without pickle
+        assert data["pixels"].shape == (20, 48, 48)
+
+
+def test_cache_key_changes_with_settings_and_files(tmp_path):
+    path = _write(tmp_path / "a.png", synthetic_face(64))
+    manifest = _manifest([path])
+    flags = np.array([False])
+    key = images.cache_key(manifest, flags, 48, "report")
+    assert key == images.cache_key(manifest, flags, 48, "report")
+    assert key != images.cache_key(manifest, flags, 32, "report")
+    assert key != images.cache_key(manifest, flags, 48, "center")
+    assert key != images.cache_key(manifest, np.array([True]), 48, "report")
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert key != images.cache_key(manifest, flags, 48, "report")
+
+
+def test_face_crop_default_follows_the_source(tmp_path):
+    manifest = _manifest([_write(tmp_path / "a.png", synthetic_face(64))], source="ckplus48")
+    assert images.prepare(manifest, use_cache=False).failures.empty  # tight crop: resized only
+    photos = pd.concat([manifest, _manifest([manifest["path"][0]], source="my-photos")])
+    flags = images._face_crop_flags(photos.reset_index(drop=True), None)
+    assert flags.tolist() == [False, True]
+
+
+def test_cache_root_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FERBIAS_CACHE", str(tmp_path / "c"))
+    assert images.cache_root() == tmp_path / "c"
+
+
+def test_worker_pool_matches_serial(tmp_path):
+    paths = [
+        _write(tmp_path / f"{i}.png", synthetic_face(56, seed=i))
+        for i in range(images.PARALLEL_MIN_ROWS)
+    ]
+    manifest = _manifest(paths)
+    serial = images.prepare(manifest, face_crop=False, use_cache=False, workers=1)
+    pooled = images.prepare(manifest, face_crop=False, use_cache=False, workers=2)
+    np.testing.assert_array_equal(serial.pixels, pooled.pixels)
+    np.testing.assert_array_equal(serial.sample_ids, pooled.sample_ids)

@@ -1,0 +1,83 @@
+"""Executors: local processes and a local Ray instance run a 2-run grid like the local one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiment_toy import toy_overrides, write_toy_manifest
+from ferbias.experiment.executors import EXECUTORS, create_executor
+from ferbias.experiment.pipeline import prepare_experiment, run_experiment
+from ferbias.experiment.spec import load_spec
+
+QUICK = Path(__file__).parents[2] / "experiments" / "quick.yaml"
+TWO_RUNS = ["train.variants=[baseline]", "train.groups=[female, male]"]
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("toy")
+    primary = write_toy_manifest(folder, per_cell={"train": 4, "test": 1})
+    external = write_toy_manifest(folder / "ext", per_cell={"test": 1}, name="ext")
+    return load_spec(QUICK, [*toy_overrides(primary, external), *TWO_RUNS])
+
+
+def _grid(spec, out: Path, executor) -> dict[str, pd.DataFrame]:
+    prepared = prepare_experiment(spec, out)
+    outcomes = dict(run_experiment(prepared, executor))
+    assert {o.status for o in outcomes.values()} == {"trained"}, outcomes
+    return {
+        run.run_id: pd.read_parquet(prepared.run_dir(run) / "predictions.parquet")
+        for run in outcomes
+    }
+
+
+@pytest.fixture(scope="module")
+def local_predictions(spec, tmp_path_factory):
+    return _grid(spec, tmp_path_factory.mktemp("local"), create_executor("local"))
+
+
+def test_registry_lists_the_executors():
+    assert EXECUTORS.names() == ["local", "processes", "ray"]
+    with pytest.raises(KeyError, match="valid names: local, processes, ray"):
+        create_executor("slurm")
+
+
+def test_executors_say_how_many_runs_go_at_once_and_with_how_many_threads():
+    cores = os.cpu_count() or 1
+    local = create_executor("local")
+    assert (local.runs_at_once, local.threads_per_run) == (1, cores)
+    processes = create_executor("processes", workers=2)
+    assert (processes.runs_at_once, processes.threads_per_run) == (2, max(1, cores // 2))
+    ray = create_executor("ray", cpus_per_run=2)
+    assert (ray.runs_at_once, ray.threads_per_run) == (None, 2)  # the cluster decides
+
+
+def _assert_same(first: dict, second: dict) -> None:
+    """Same rows; probabilities equal up to float reduction order (thread counts differ)."""
+    assert first.keys() == second.keys()
+    for run_id, frame in first.items():
+        other = second[run_id]
+        keys = ["run_id", "test_set", "sample_id", "group", "y_true"]
+        pd.testing.assert_frame_equal(frame[keys], other[keys])
+        numbers = [c for c in frame.columns if c.startswith("p_")] + ["loss"]
+        np.testing.assert_allclose(frame[numbers], other[numbers], rtol=1e-2, atol=1e-3)
+
+
+def test_process_executor_matches_the_local_one(spec, tmp_path, local_predictions):
+    _assert_same(local_predictions, _grid(spec, tmp_path, create_executor("processes", workers=2)))
+
+
+def test_ray_executor_runs_a_two_run_grid_on_a_local_instance(spec, tmp_path, local_predictions):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        predictions = _grid(spec, tmp_path, create_executor("ray"))
+    finally:
+        ray.shutdown()
+    assert len(predictions) == 2
+    _assert_same(local_predictions, predictions)
