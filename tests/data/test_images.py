@@ -150,3 +150,91 @@ def test_worker_pool_matches_serial(tmp_path):
     pooled = images.prepare(manifest, face_crop=False, use_cache=False, workers=2)
     np.testing.assert_array_equal(serial.pixels, pooled.pixels)
     np.testing.assert_array_equal(serial.sample_ids, pooled.sample_ids)
+
+
+def _boxed(paths_and_boxes, source="photos") -> pd.DataFrame:
+    rows = []
+    for i, (path, box) in enumerate(paths_and_boxes):
+        row = {"sample_id": images.face_sample_id(source, Path(path).name, i, box or (0, 0, 0, 0))}
+        row |= {"source": source, "path": str(path), "face_index": i}
+        row |= dict(zip(images.BOX_COLUMNS, box or (None,) * 4, strict=True))
+        rows.append(row)
+    return make_manifest(rows)
+
+
+def _two_tone(tmp_path) -> str:
+    """A 200 x 400 photo: left half dark (30), right half bright (220)."""
+    photo = np.full((200, 400), 220, np.uint8)
+    photo[:, :200] = 30
+    return _write(tmp_path / "two.png", photo)
+
+
+def test_face_sample_id_format():
+    box = (10.4, 20.6, 99.5, 100.0)
+    assert images.face_sample_id("expw", "a/b.jpg", 2, box) == "expw:a/b.jpg#2@10,21,100,100"
+
+
+def test_boxes_are_cropped_from_not_detected(tmp_path):
+    photo = _two_tone(tmp_path)
+    manifest = _boxed([(photo, (50, 50, 60, 60)), (photo, (260, 60, 60, 60)), (photo, None)])
+    assert manifest["face_x"].dtype == "Float64" and manifest["face_index"].dtype == "Int64"
+    prepared = images.prepare(manifest, use_cache=False)
+    # The two boxed faces of one photo are two rows; the row without a box is detected (none).
+    assert list(prepared.sample_ids) == list(manifest["sample_id"][:2])
+    assert prepared.failures["reason"].tolist() == [images.NO_FACE]
+    dark, bright = prepared.pixels
+    assert dark.max() <= 31 and bright.min() >= 219
+
+
+def test_bad_and_partial_boxes(tmp_path):
+    photo = _two_tone(tmp_path)
+    prepared = images.prepare(_boxed([(photo, (500, 10, 40, 40))]), use_cache=False)
+    assert len(prepared.pixels) == 0
+    reason = prepared.failures["reason"].iloc[0]
+    assert "two.png" in reason and "face box" in reason and "400x200" in reason
+    partial = _boxed([(photo, (10, 10, 40, 40))]).drop(columns=["face_h"])
+    with pytest.raises(ValueError, match="face_h"):
+        images.prepare(partial, use_cache=False)
+
+
+def test_cache_key_covers_the_box(tmp_path):
+    photo = _two_tone(tmp_path)
+    flags = np.array([True])
+    first = images.cache_key(_boxed([(photo, (50, 50, 60, 60))]), flags, 48, "report")
+    moved = _boxed([(photo, (50, 50, 60, 60))]).assign(face_x=51.0)
+    assert first != images.cache_key(moved, flags, 48, "report")
+    no_box = _manifest([photo])
+    plain = images.cache_key(no_box, flags, 48, "report")
+    assert plain == images.cache_key(
+        no_box.assign(face_x=pd.NA, face_y=pd.NA, face_w=pd.NA, face_h=pd.NA), flags, 48, "report"
+    )
+    assert plain != images.cache_key(no_box, flags, 48, "report", color="rgb")
+    assert plain != images.cache_key(no_box, flags, 48, "report", crop_scale=1.6)
+
+
+def test_rgb_crops_at_any_size(tmp_path):
+    photo = np.zeros((120, 240, 3), np.uint8)
+    photo[:, :120] = (200, 20, 10)  # red left half
+    photo[:, 120:] = (10, 20, 200)  # blue right half
+    path = _write(tmp_path / "colour.png", photo)
+    manifest = _boxed([(path, (30, 30, 50, 50)), (path, (150, 30, 50, 50))])
+    prepared = images.prepare(manifest, size=112, color="rgb", use_cache=False)
+    assert prepared.pixels.shape == (2, 112, 112, 3)
+    red, blue = prepared.pixels.reshape(2, -1, 3).mean(axis=1)
+    np.testing.assert_allclose(red, (200, 20, 10), atol=1)
+    np.testing.assert_allclose(blue, (10, 20, 200), atol=1)
+    gray = images.prepare(_manifest([path]), size=32, color="rgb", face_crop=False, use_cache=False)
+    assert gray.pixels.shape == (1, 32, 32, 3)
+    with pytest.raises(ValueError, match="color"):
+        images.prepare(manifest, color="bgr")
+
+
+def test_crop_scale_widens_the_crop(tmp_path):
+    photo = np.full((300, 300), 200, np.uint8)
+    photo[100:200, 100:200] = 20  # a dark 100 px square on light ground
+    path = _write(tmp_path / "square.png", photo)
+    box = (100, 100, 100, 100)
+    tight = images.prepare(_boxed([(path, box)]), crop_scale=1.0, use_cache=False).pixels[0]
+    wide = images.prepare(_boxed([(path, box)]), crop_scale=2.0, use_cache=False).pixels[0]
+    assert (tight < 100).mean() > 0.85  # shifted up 8%: mostly the square
+    assert 0.2 < (wide < 100).mean() < 0.3  # a quarter of a crop twice the side

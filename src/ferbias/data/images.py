@@ -1,12 +1,16 @@
-"""Decode any image of a Manifest to gray uint8 and prepare FER-2013-geometry arrays (cached).
+"""Decode any image of a Manifest and prepare square face arrays (cached).
 
-``load_gray`` reads JPEG, PNG, TIFF (incl. palette) and BMP files with Pillow, and the FER-2013
-CSV format through "<csv path>::<row>" references. ``prepare`` turns a Manifest into
+``load_gray`` / ``load_rgb`` read JPEG, PNG, TIFF (incl. palette) and BMP files with Pillow, and
+the FER-2013 CSV format through "<csv path>::<row>" references. ``prepare`` turns a Manifest into
 ``PreparedImages``: tight face crops (FER-2013, CK+48) are only resized; photos get a face
-detected and cropped (see ``ferbias.data.faces``). Every file that fails is listed in
-``failures`` with its reason; nothing is dropped silently. Results are cached as ``.npz``
-(no pickle) under ``$FERBIAS_CACHE`` (default ~/.cache/ferbias), keyed by a hash of the file
-list, file sizes and modification times, the settings and ``CACHE_VERSION``.
+detected and cropped (see ``ferbias.data.faces``); rows that carry a face box (``face_x``,
+``face_y``, ``face_w``, ``face_h`` in pixels of the original image, see ``BOX_COLUMNS``) are
+cropped from that box, with the same margin rule, instead of being detected. Arrays are gray
+(N x size x size, FER-2013 geometry by default) or RGB (N x size x size x 3) at any size and crop
+scale. Every file that fails is listed in ``failures`` with its reason; nothing is dropped
+silently. Results are cached as ``.npz`` (no pickle) under ``$FERBIAS_CACHE`` (default
+~/.cache/ferbias), keyed by a hash of the file list, file sizes and modification times, the face
+boxes, the settings and ``CACHE_VERSION``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 2  # bump whenever decoding, detection or cropping changes
 CSV_SEPARATOR = "::"
 FAILURE_COLUMNS = ("sample_id", "path", "reason")
+# Optional Manifest columns of a face box given by the data set (pixels of the original image).
+BOX_COLUMNS = ("face_x", "face_y", "face_w", "face_h")
+FACE_INDEX = "face_index"
+COLORS = ("gray", "rgb")
 NO_FACE = "no face found"
 NO_FACE_CENTRE = "no face found; centre crop used"
 ON_NO_FACE = ("report", "center")
@@ -40,6 +48,8 @@ PARALLEL_MIN_ROWS = 256  # below this a process pool costs more than it saves
 UNREADABLE = "cannot decode image {path!r}: {error}; expected a readable JPEG, PNG, TIFF or BMP"
 BAD_CSV_ROW = "{path!r} row {row}: {error}; expected a 'pixels' column of 2304 (48x48) integers"
 BAD_ON_NO_FACE = "on_no_face={value!r}; expected one of {allowed}"
+BAD_COLOR = "color={value!r}; expected one of {allowed}"
+PARTIAL_BOX = "manifest has face box column(s) {present} but lacks {missing}; expected all of {all}"
 
 
 class ImageReadError(OSError):
@@ -50,7 +60,7 @@ class ImageReadError(OSError):
 class PreparedImages:
     """Prepared arrays: ``pixels[i]`` is the image of ``sample_ids[i]`` (manifest order)."""
 
-    pixels: np.ndarray  # uint8, N x size x size
+    pixels: np.ndarray  # uint8, N x size x size (gray) or N x size x size x 3 (rgb)
     sample_ids: np.ndarray  # str, N
     failures: pd.DataFrame  # sample_id, path, reason (unreadable files, faces not found)
     cache_path: Path | None = None
@@ -60,6 +70,13 @@ class PreparedImages:
 def cache_root() -> Path:
     """``$FERBIAS_CACHE`` or ~/.cache/ferbias."""
     return Path(os.environ.get("FERBIAS_CACHE", Path.home() / ".cache" / "ferbias"))
+
+
+def face_sample_id(source: str, relative: str, face_index: int, box) -> str:
+    """The sample id of one face of a photo: ``<source>:<relative>#<index>@<x>,<y>,<w>,<h>``
+    (box values rounded to integer pixels)."""
+    x, y, w, h = (round(float(v)) for v in box)
+    return f"{source}:{relative}#{int(face_index)}@{x},{y},{w},{h}"
 
 
 def load_gray(path: str | os.PathLike) -> np.ndarray:
@@ -75,6 +92,20 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
     except Exception as error:  # Pillow raises several types for corrupt data
         raise ImageReadError(UNREADABLE.format(path=text, error=error)) from error
     return np.asarray(gray, dtype=np.uint8)
+
+
+def load_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Decode ``path`` to an RGB uint8 H x W x 3 array (gray images get three equal channels)."""
+    text = str(path)
+    if CSV_SEPARATOR in text:
+        return np.repeat(load_gray(text)[:, :, None], 3, axis=2)
+    try:
+        with Image.open(text) as image:
+            image.load()
+            rgb = image.convert("RGB")
+    except Exception as error:  # Pillow raises several types for corrupt data
+        raise ImageReadError(UNREADABLE.format(path=text, error=error)) from error
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def _csv_row(csv_path: str, row: int) -> np.ndarray:
@@ -97,21 +128,54 @@ def _csv_pixels(csv_path: str, size: int, mtime_ns: int) -> np.ndarray:
     return pd.read_csv(csv_path, usecols=["pixels"], dtype={"pixels": str})["pixels"].to_numpy()
 
 
-def _prepare_one(task: tuple[str, bool, int, str]) -> tuple[np.ndarray | None, str | None]:
+@dataclass(frozen=True)
+class _Task:
+    """What ``_prepare_one`` needs for one row (picklable for the process pool)."""
+
+    path: str
+    face_crop: bool
+    box: tuple[float, float, float, float] | None
+    size: int
+    on_no_face: str
+    color: str
+    crop_scale: float
+
+
+def _prepare_one(task: _Task) -> tuple[np.ndarray | None, str | None]:
     """(pixels or None, failure reason or None) for one image."""
-    path, face_crop, size, on_no_face = task
     try:
-        gray = load_gray(path)
+        image = load_gray(task.path) if task.color == "gray" else load_rgb(task.path)
     except ImageReadError as error:
         return None, str(error)
-    if not face_crop:
-        return faces.resize_square(gray, size), None
+    gray = image if image.ndim == 2 else np.asarray(Image.fromarray(image).convert("L"))
+    if task.box is not None:
+        try:
+            face = faces.face_from_box(gray, task.box)
+        except ValueError as error:
+            return None, f"{task.path}: {error}"
+        return faces.crop_face(image, face, task.size, scale=task.crop_scale), None
+    if not task.face_crop:
+        return faces.resize_square(image, task.size), None
     face = faces.detect_face(gray)
     if face is not None:
-        return faces.crop_face(gray, face, size), None
-    if on_no_face == "center":
-        return faces.centre_crop(gray, size), NO_FACE_CENTRE
+        return faces.crop_face(image, face, task.size, scale=task.crop_scale), None
+    if task.on_no_face == "center":
+        return faces.centre_crop(image, task.size), NO_FACE_CENTRE
     return None, NO_FACE
+
+
+def face_boxes(manifest: pd.DataFrame) -> list[tuple[float, float, float, float] | None]:
+    """Per row: the face box (x, y, w, h) the manifest gives, or None (no box columns, or all
+    four empty). A row with some but not all four values gets NaN there (reported as bad)."""
+    present = [c for c in BOX_COLUMNS if c in manifest.columns]
+    if not present:
+        return [None] * len(manifest)
+    if len(present) < len(BOX_COLUMNS):
+        missing = [c for c in BOX_COLUMNS if c not in present]
+        raise ValueError(PARTIAL_BOX.format(present=present, missing=missing, all=BOX_COLUMNS))
+    values = manifest[list(BOX_COLUMNS)].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    empty = np.isnan(values).all(axis=1)
+    return [None if none else tuple(row) for row, none in zip(values.tolist(), empty, strict=True)]
 
 
 def _face_crop_flags(manifest: pd.DataFrame, face_crop: bool | None) -> np.ndarray:
@@ -126,18 +190,32 @@ def _face_crop_flags(manifest: pd.DataFrame, face_crop: bool | None) -> np.ndarr
     return ~manifest["source"].map(cropped).fillna(False).to_numpy(dtype=bool)
 
 
-def cache_key(manifest: pd.DataFrame, flags: np.ndarray, size: int, on_no_face: str) -> str:
-    """Hash of sample ids, paths, file sizes and mtimes, settings and ``CACHE_VERSION``."""
+def cache_key(
+    manifest: pd.DataFrame,
+    flags: np.ndarray,
+    size: int,
+    on_no_face: str,
+    *,
+    color: str = "gray",
+    crop_scale: float = faces.CROP_SCALE,
+) -> str:
+    """Hash of sample ids, paths, file sizes and mtimes, face boxes, settings and
+    ``CACHE_VERSION``. Rows without a box and the default colour and crop scale hash as before
+    boxes, colour and scale existed, so caches of earlier versions stay valid."""
     paths = manifest["path"].astype(str).tolist()
     files = {path.rsplit(CSV_SEPARATOR, 1)[0] for path in paths}
     stats = {file: _file_stamp(file) for file in files}
     lines = [
         f"{sample_id}\0{path}\0{stats[path.rsplit(CSV_SEPARATOR, 1)[0]]}\0{int(flag)}"
-        for sample_id, path, flag in zip(
-            manifest["sample_id"].tolist(), paths, flags.tolist(), strict=True
+        + ("" if box is None else f"\0box={box!r}")
+        for sample_id, path, flag, box in zip(
+            manifest["sample_id"].tolist(), paths, flags.tolist(), face_boxes(manifest), strict=True
         )
     ]
-    header = json.dumps([CACHE_VERSION, size, on_no_face])
+    settings: list = [CACHE_VERSION, size, on_no_face]
+    if color != "gray" or crop_scale != faces.CROP_SCALE:
+        settings += [color, crop_scale]
+    header = json.dumps(settings)
     return hashlib.sha256("\n".join([header, *lines]).encode()).hexdigest()[:32]
 
 
@@ -150,7 +228,7 @@ def _file_stamp(path: str) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _run_tasks(tasks: list[tuple[str, bool, int, str]], workers: int) -> list:
+def _run_tasks(tasks: list[_Task], workers: int) -> list:
     """Run ``_prepare_one`` over ``tasks``, in a process pool when it pays off."""
     if workers <= 1 or len(tasks) < PARALLEL_MIN_ROWS:
         return [_prepare_one(task) for task in tasks]
@@ -165,28 +243,36 @@ def prepare(
     size: int = 48,
     face_crop: bool | None = None,
     on_no_face: str = "report",
+    color: str = "gray",
+    crop_scale: float = faces.CROP_SCALE,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     workers: int | None = None,
 ) -> PreparedImages:
-    """Gray uint8 ``size`` x ``size`` arrays for the rows of ``manifest`` (see module docstring).
+    """uint8 ``size`` x ``size`` arrays for the rows of ``manifest`` (see module docstring).
 
     ``face_crop``: None decides per source (photos are detected and cropped), True/False forces
-    it. ``on_no_face``: "report" leaves the image out and lists it in ``failures``; "center"
-    keeps a centre crop and still lists it. ``workers``: processes (default: CPU count).
+    it; rows with a face box are always cropped from their box. ``on_no_face``: "report" leaves
+    the image out and lists it in ``failures``; "center" keeps a centre crop and still lists it.
+    ``color``: "gray" (N x size x size) or "rgb" (N x size x size x 3). ``crop_scale``: crop
+    side / face box side (ferbias's FER-2013 geometry: ``faces.CROP_SCALE``). ``workers``:
+    processes (default: CPU count).
     """
     if on_no_face not in ON_NO_FACE:
         raise ValueError(BAD_ON_NO_FACE.format(value=on_no_face, allowed=ON_NO_FACE))
+    if color not in COLORS:
+        raise ValueError(BAD_COLOR.format(value=color, allowed=COLORS))
     flags = _face_crop_flags(manifest, face_crop)
-    key = cache_key(manifest, flags, size, on_no_face)
+    key = cache_key(manifest, flags, size, on_no_face, color=color, crop_scale=crop_scale)
     path = Path(cache_dir or cache_root()) / f"prepared-{size}-{key}.npz"
     if use_cache and path.is_file():
         return _load_cache(path)
     tasks = [
-        (str(p), bool(f), size, on_no_face) for p, f in zip(manifest["path"], flags, strict=True)
+        _Task(str(p), bool(f), box, size, on_no_face, color, crop_scale)
+        for p, f, box in zip(manifest["path"], flags, face_boxes(manifest), strict=True)
     ]
     results = _run_tasks(tasks, workers or os.cpu_count() or 1)
-    prepared = _collect(manifest, results, size)
+    prepared = _collect(manifest, results, (size, size) if color == "gray" else (size, size, 3))
     if use_cache:
         _save_cache(path, prepared)
         prepared = PreparedImages(prepared.pixels, prepared.sample_ids, prepared.failures, path)
@@ -195,15 +281,13 @@ def prepare(
     return prepared
 
 
-def _collect(manifest: pd.DataFrame, results: list, size: int) -> PreparedImages:
+def _collect(manifest: pd.DataFrame, results: list, shape: tuple[int, ...]) -> PreparedImages:
     """Stack the kept images and tabulate failures."""
     sample_ids = manifest["sample_id"].astype(str).to_numpy()
     paths = manifest["path"].astype(str).to_numpy()
     kept = [i for i, (pixels, _) in enumerate(results) if pixels is not None]
     failed = [i for i, (_, reason) in enumerate(results) if reason is not None]
-    pixels = (
-        np.stack([results[i][0] for i in kept]) if kept else np.zeros((0, size, size), np.uint8)
-    )
+    pixels = np.stack([results[i][0] for i in kept]) if kept else np.zeros((0, *shape), np.uint8)
     failures = pd.DataFrame(
         {
             "sample_id": sample_ids[failed],

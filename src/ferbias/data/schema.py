@@ -38,6 +38,14 @@ MANIFEST_COLUMNS: dict[str, str] = {
 OPTIONAL_COLUMNS: dict[str, str] = {
     "usage": "string",  # FER-2013's original Usage (Training / PublicTest / PrivateTest)
     "p_female": "Float64",  # probability of "female" from a labels file
+    # One face of a photo, as the data set gives it (several faces per photo are several rows);
+    # the box is x, y, w, h in pixels of the original image, and the sample_id is
+    # "<source>:<relative path>#<face_index>@<x>,<y>,<w>,<h>" (images.face_sample_id).
+    "face_index": "Int64",
+    "face_x": "Float64",
+    "face_y": "Float64",
+    "face_w": "Float64",
+    "face_h": "Float64",
 }
 
 # Source spellings -> canonical emotion names (lower-cased lookup; see ``canonical_emotion``).
