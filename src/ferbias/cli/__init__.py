@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ferbias.cli import data, experiment, gender, models
+from ferbias.cli import data, experiment, gender, gold, models
 
 app = typer.Typer(
     help="Group-isolation experiments for facial emotion recognition.",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(gender.app, name="gender")
+gender.app.add_typer(gold.gold_app, name="gold")
+gender.app.add_typer(gold.sheets_app, name="sheets")
 app.command("train")(models.train)
 app.command("annotate")(gender.annotate)
 app.command("run")(experiment.run)
