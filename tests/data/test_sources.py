@@ -66,13 +66,20 @@ def votes(**counts: int) -> list[int]:
 def test_registry_lists_every_source_and_face_crop_flags():
     assert SOURCES.names() == sorted(
         [
+            "affectnet",
             "celeba",
             "cfd",
             "ckplus48",
+            "expw",
+            "fairface",
             "fer2013",
             "jaffe",
+            "kdef",
             "labels",
             "manifest",
+            "rafd",
+            "rafdb",
+            "rafdb-aligned",
             "trainingdata-fer",
             "utkface",
         ]
@@ -80,7 +87,7 @@ def test_registry_lists_every_source_and_face_crop_flags():
     assert is_face_cropped("fer2013") and is_face_cropped("ckplus48")
     assert not is_face_cropped("cfd") and not SOURCES.get("jaffe").face_cropped
     assert not is_face_cropped("mydata")  # a user manifest's own source name counts as photos
-    with pytest.raises(KeyError, match="valid names: celeba"):
+    with pytest.raises(KeyError, match="valid names: affectnet, celeba"):
         load_source("nope", ".")
 
 

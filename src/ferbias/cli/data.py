@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 BAD_EMOTIONS = "--emotions {bad} not canonical; use 'study', 'all' or names from {allowed}"
 NOT_NPZ = "--out {out} must end in .npz"
+BAD_OPTION = "--option {item!r}: expected key=value, e.g. --option angles=all"
+OPTION_HELP = "a source option key=value (repeatable), e.g. angles=all for kdef"
 
 
 @app.command("list")
@@ -50,13 +53,25 @@ def _parse_emotions(emotions: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _load(source: str, path: Path, emotions: str | None):
-    """LoadResult of ``source`` with rows restricted to ``emotions``."""
+def _parse_options(items: list[str] | None) -> dict:
+    """``--option key=value`` pairs as source options (values parsed as YAML: 2, [S, HL], true)."""
+    options = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(BAD_OPTION.format(item=item))
+        options[key.strip()] = yaml.safe_load(text)
+    return options
+
+
+def _load(source: str, path: Path, emotions: str | None, options: list[str] | None = None):
+    """LoadResult of ``source`` (with ``--option`` values) with rows restricted to ``emotions``."""
     from ferbias.data.sources import LoadResult, load_source
 
+    parsed = _parse_options(options)
     try:
-        result = load_source(source, path)
-    except (OSError, ValueError, KeyError) as error:
+        result = load_source(source, path, **parsed)
+    except (OSError, ValueError, KeyError, TypeError) as error:
         console.print(
             f"[bold red]cannot load {source}:[/bold red] {error.args[0] if error.args else error}"
         )
@@ -100,6 +115,20 @@ def _counts(manifest: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _subjects(manifest: pd.DataFrame) -> pd.DataFrame | None:
+    """Distinct subjects per gender (rows) x split (columns); None when no row has a subject id."""
+    known = manifest[manifest["subject_id"].notna()]
+    if known.empty:
+        return None
+    gender = known["gender"].astype("string").rename("gender")
+    split = known["original_split"].astype("string").fillna("no split").rename("split")
+    table = known.groupby([gender, split])["subject_id"].nunique().unstack(fill_value=0)
+    table["all splits"] = known.groupby(gender)["subject_id"].nunique()
+    everyone = known.groupby(split)["subject_id"].nunique()
+    table.loc["all"] = [*everyone.reindex(table.columns[:-1]), known["subject_id"].nunique()]
+    return table.astype(int)
+
+
 def _straddling(manifest: pd.DataFrame, groups: pd.Series) -> int:
     """Duplicate groups with members in the official test split and outside it."""
     is_test = (manifest["original_split"].astype("string") == "test").fillna(False).to_numpy()
@@ -113,14 +142,18 @@ def summary(
     path: Path = typer.Option(..., "--path", help="the data set's folder (or file)"),
     emotions: str = typer.Option(None, "--emotions", help="'study', 'all' or a comma list"),
     workers: int = typer.Option(None, "--workers", help="processes for decoding (default: CPUs)"),
+    option: list[str] = typer.Option(None, "--option", help=OPTION_HELP),
 ) -> None:
-    """Counts per emotion x gender x split, duplicates, unreadable files, faces not found,
-    skipped files and per-split image statistics."""
+    """Counts per emotion x gender x split, subjects, duplicates, unreadable files, faces not
+    found, skipped files and per-split image statistics."""
     from ferbias.data import images, quality
 
-    result = _load(source, path, emotions)
+    result = _load(source, path, emotions, option)
     manifest = result.manifest
     console.print(_table(f"{source}: images per emotion x gender/split", _counts(manifest)))
+    subjects = _subjects(manifest)
+    if subjects is not None:
+        console.print(_table(f"{source}: subjects per gender x split", subjects))
     prepared = images.prepare(manifest, workers=workers)
     kept = manifest.set_index("sample_id").loc[prepared.sample_ids].reset_index()
     duplicates = quality.find_duplicates(kept, prepared.pixels)
@@ -129,6 +162,7 @@ def summary(
     overview = {
         "images in manifest": len(manifest),
         "unknown gender": int((manifest["gender"] == "unknown").sum()),
+        "subjects": int(manifest["subject_id"].nunique()),
         "files skipped by the loader": len(result.skipped),
         "unreadable images": unreadable,
         "faces not found": no_face,
@@ -178,6 +212,7 @@ def prepare(
     on_no_face: str = typer.Option("report", "--on-no-face", help="report | center"),
     emotions: str = typer.Option(None, "--emotions", help="'study', 'all' or a comma list"),
     workers: int = typer.Option(None, "--workers", help="processes (default: CPUs)"),
+    option: list[str] = typer.Option(None, "--option", help=OPTION_HELP),
 ) -> None:
     """Decode, crop and cache gray uint8 arrays (FER-2013 geometry); optionally export .npz."""
     from ferbias.data import images
@@ -185,7 +220,7 @@ def prepare(
 
     if out is not None and out.suffix != ".npz":
         raise typer.BadParameter(NOT_NPZ.format(out=out))
-    manifest = _load(source, path, emotions).manifest
+    manifest = _load(source, path, emotions, option).manifest
     prepared = images.prepare(
         manifest, size=size, face_crop=face_crop, on_no_face=on_no_face, workers=workers
     )

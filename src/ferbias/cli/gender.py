@@ -105,6 +105,9 @@ def train(
     min_age: int | None = typer.Option(
         None, help="Train on UTKFace faces this old or older (default 13, adults; 0: all)."
     ),
+    fairface: Path | None = typer.Option(
+        None, help="FairFace folder: its train faces join training, its val faces validation."
+    ),
 ) -> None:
     """Train ferbias-gender on UTKFace-train + CelebA-train (48x48 gray FER-geometry crops)."""
     from dataclasses import replace
@@ -120,6 +123,7 @@ def train(
         recipe=replace(RECIPE, **overrides),
         run_dir=run_dir,
         init=init,
+        fairface=fairface,
         **ages,
     )
     print_frame(report.history.round(4), "history")

@@ -20,7 +20,8 @@ GENDERS: tuple[str, ...] = ("female", "male", "unknown")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # Column -> pandas dtype. ``path`` is absolute; ``sample_id`` is "<source>:<path relative to the
-# source root>" so it is stable across machines and runs.
+# source root>" so it is stable across machines and runs (a face given by a box adds its index
+# and box, see OPTIONAL_COLUMNS).
 MANIFEST_COLUMNS: dict[str, str] = {
     "sample_id": "string",
     "source": "string",
@@ -38,6 +39,7 @@ MANIFEST_COLUMNS: dict[str, str] = {
 OPTIONAL_COLUMNS: dict[str, str] = {
     "usage": "string",  # FER-2013's original Usage (Training / PublicTest / PrivateTest)
     "p_female": "Float64",  # probability of "female" from a labels file
+    "age_band": "string",  # age as the set gives it in bands, e.g. RAF-DB "20-39", FairFace "70+"
     # One face of a photo, as the data set gives it (several faces per photo are several rows);
     # the box is x, y, w, h in pixels of the original image, and the sample_id is
     # "<source>:<relative path>#<face_index>@<x>,<y>,<w>,<h>" (images.face_sample_id).

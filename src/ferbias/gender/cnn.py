@@ -23,7 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ferbias.gender.base import LABELLERS, check_pixels
-from ferbias.gender.gold import ADULT_AGE, FaceSet, gender_data
+from ferbias.gender.gold import ADULT_AGE, FaceSet, fairface_faces, gender_data
 from ferbias.io import write_atomic
 from ferbias.models import create_model
 from ferbias.training.fit import fit
@@ -86,16 +86,23 @@ def train_gender_cnn(
     run_dir: str | os.PathLike | None = None,
     init: str | os.PathLike | None = None,
     command: str | None = None,
+    fairface: str | os.PathLike | None = None,
 ) -> TrainReport:
     """Train on UTKFace-train + CelebA-train, select on their val parts (all ages), save to ``out``.
 
     ``min_age``: leave out younger training faces (None: all). ``model_options`` default to
     ``MODEL_OPTIONS`` for ``MODEL``. ``init``: a ferbias-gender weights file to continue from
     (its model and options are used). ``command`` is recorded in the weights (default: argv).
+    ``fairface``: a FairFace release folder; its train faces join training, its val faces
+    validation.
     """
     sets = gender_data(data)
-    train = concat([at_least(sets[f"{s}-train"], min_age) for s in ("utkface", "celeba")], "train")
-    val = concat([sets["utkface-val"], sets["celeba-val"]], "val")
+    names = ["utkface", "celeba"]
+    if fairface is not None:
+        sets |= fairface_faces(fairface, min_age=min_age)
+        names.append("fairface")
+    train = concat([at_least(sets[f"{s}-train"], min_age) for s in names], "train")
+    val = concat([sets[f"{s}-val"] for s in names], "val")
     if model_options is None:
         model_options = MODEL_OPTIONS if model_name == MODEL else {}
     if init:
@@ -122,7 +129,8 @@ def train_gender_cnn(
         model_options=model_options,
         extra={
             "seed": str(seed),
-            "train": f"utkface-train(seed 0)+celeba-train, age >= {min_age or 0}",
+            "train": "+".join(["utkface-train(seed 0)", *(f"{s}-train" for s in names[1:])])
+            + f", age >= {min_age or 0}",
             "n_train": str(len(train.meta)),
             "best_epoch": str(result.best_epoch),
             "best_val_acc": f"{result.history['val_acc'].max():.4f}",
@@ -132,7 +140,7 @@ def train_gender_cnn(
         },
     )
     labeller = FerbiasGenderLabeller(weights=out)
-    validation = validation_table(labeller, [sets["utkface-val"], sets["celeba-val"]])
+    validation = validation_table(labeller, [sets[f"{s}-val"] for s in names])
     return TrainReport(Path(out), result.best_epoch, result.history, validation)
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ferbias.data.images import prepare
 from ferbias.data.sources import load_source
+from ferbias.data.sources.fairface import below_age
 from ferbias.data.sources.utkface import duplicate_groups
 from ferbias.data.splits import make_splits
 
@@ -104,6 +105,23 @@ def gender_data(root: str | os.PathLike | None = None) -> dict[str, FaceSet]:
             mask = faces.meta["split"].eq(split).fillna(False).to_numpy(dtype=bool)
             out[f"{name}-{split}"] = faces.subset(f"{name}-{split}", mask)
     return out
+
+
+def fairface_faces(path: str | os.PathLike, *, min_age: int | None = None) -> dict[str, FaceSet]:
+    """FairFace faces by official split: ``fairface-train`` and ``fairface-val``.
+
+    The source drops val images that copy a train image pixel for pixel; ``min_age`` leaves out
+    the age bands wholly below it (0-2 and 3-9 for 13).
+    """
+    manifest = load_source("fairface", path).manifest
+    if min_age is not None:
+        manifest = manifest[~below_age(manifest["age_band"], min_age).to_numpy()]
+    faces = prepared_faces(manifest.reset_index(drop=True), "fairface")
+    split = faces.meta["original_split"].astype("string")
+    return {
+        f"fairface-{s}": faces.subset(f"fairface-{s}", split.eq(s).fillna(False).to_numpy(bool))
+        for s in ("train", "val")
+    }
 
 
 def gold_sets(root: str | os.PathLike | None = None) -> dict[str, FaceSet]:

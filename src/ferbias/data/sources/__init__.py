@@ -9,13 +9,19 @@ from __future__ import annotations
 import os
 
 from ferbias.data.sources import (  # noqa: F401  (imported to register the sources)
+    affectnet,
     celeba,
     cfd,
     ckplus48,
+    expw,
+    fairface,
     fer2013,
     jaffe,
+    kdef,
     labels,
     manifest,
+    rafd,
+    rafdb,
     trainingdata_fer,
     utkface,
 )

@@ -201,6 +201,9 @@ def _apply(manifest: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 def load_labels(path: Path, *, source: str, source_path: str | Path, **options) -> LoadResult:
     """Load ``source`` from ``source_path`` (with ``options``), then join the labels file ``path``.
 
-    ``face_cropped`` of this entry is meaningless: the joined rows keep their own ``source``.
+    A relative ``source_path`` is taken from the labels file's folder (so a spec can name both
+    with one ``${FERBIAS_DATA}`` path). ``face_cropped`` of this entry is meaningless: the joined
+    rows keep their own ``source``.
     """
-    return join_labels(SOURCES.get(source)(source_path, **options), path)
+    data = Path(path).parent / source_path
+    return join_labels(SOURCES.get(source)(data, **options), path)
