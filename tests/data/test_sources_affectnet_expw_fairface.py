@@ -14,8 +14,9 @@ from released_layouts import (
     write_photo,
 )
 
+from ferbias.data import images
 from ferbias.data.schema import validate_manifest
-from ferbias.data.sources import load_source
+from ferbias.data.sources import join_labels, load_source
 from ferbias.data.sources.fairface import below_age
 
 
@@ -76,6 +77,12 @@ def test_affectnet_csv_release_rows_carry_the_face_box(affectnet_csv):
     assert sum("expression 10 (no-face)" in r for r in reasons) == 1
     assert "image file is missing" in _reasons(result.skipped)["missing.jpg"]
     assert any("width and height > 0" in r for r in reasons)
+
+
+def test_affectnet_rows_are_cropped_from_the_given_box(affectnet_csv, tmp_path):
+    m = load_source("affectnet", affectnet_csv).manifest
+    prepared = images.prepare(m, cache_dir=tmp_path / "cache", workers=1)
+    assert prepared.failures.empty and prepared.pixels.shape == (3, 48, 48)
 
 
 def test_affectnet_per_image_release(tmp_path):
@@ -152,6 +159,24 @@ def test_expw_one_row_per_face_cut_from_its_box(expw):
     assert "image file is missing" in named["gone.jpg"]
     assert "no face of this image is listed" in named["unlisted.jpg"]
     assert load_source("expw", expw).manifest.equals(m)
+
+
+def test_expw_faces_of_one_photo_are_prepared_from_their_own_boxes(expw, tmp_path):
+    m = load_source("expw", expw).manifest
+    prepared = images.prepare(m, cache_dir=tmp_path / "cache", workers=1)
+    assert prepared.failures.empty and list(prepared.sample_ids) == list(m["sample_id"])
+    first, second = prepared.pixels[:2].astype(float)
+    assert np.abs(first - second).mean() > 5  # two faces, two crops of one photo
+
+
+def test_labels_files_keep_the_faces_of_one_photo_apart(expw, tmp_path):
+    result = load_source("expw", expw)
+    files = result.manifest["sample_id"].str.split(":", n=1).str[1]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"file": files[:2], "gender": ["female", "male"]}).to_csv(labels, index=False)
+    m = join_labels(result, labels).manifest
+    assert list(m["gender"]) == ["female", "male", "unknown"]
+    assert list(m["gender_source"][:2]) == ["labels:labels", "labels:labels"]
 
 
 def test_expw_missing_label_file_names_the_layout(tmp_path):

@@ -10,8 +10,9 @@
   ``annotations/<id>_exp.npy`` (the expression code; ``_val``, ``_aro`` and ``_lnd`` are not
   read). Images are face crops with a margin: faces are detected.
 
-Expression codes (the paper and its README): 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear,
-5 disgust, 6 angry, 7 contempt; 8 none, 9 uncertain and 10 no-face are skipped with their reason.
+Expression codes (the paper, arXiv 1708.03985, and mohammadmahoor.com/affectnet): 0 neutral,
+1 happy, 2 sad, 3 surprise, 4 fear, 5 disgust, 6 angry, 7 contempt; 8 none, 9 uncertain and
+10 no-face are skipped with their reason.
 The test set was never released, so the validation set is the test split (as in the paper and
 the literature): training -> ``train``, validation -> ``test``; validation is carved from train.
 No gender, subjects or ages: a gender labeller applies (``ferbias gender label affectnet ...``).
@@ -43,7 +44,8 @@ from ferbias.data.sources.faceboxes import box_problem, face_row
 
 NAME = "affectnet"
 LAYOUT = (
-    "Manually_Annotated_file_lists/{training,validation}.csv + Manually_Annotated_Images/, "
+    "Manually_Annotated_file_lists/{training,validation}.csv (faces cropped from their box) + "
+    "Manually_Annotated_Images/, "
     "or {train_set,val_set}/images/<id>.jpg + annotations/<id>_exp.npy"
 )
 CSV_COLUMNS = (

@@ -1,7 +1,8 @@
 """ExpW (Expression in-the-Wild, Zhang, Luo, Loy & Tang, IJCV 2018), as released.
 
-Layout, from the release's label description (quoted on public pages about the data set, and
-read the same way by public loaders with ``pd.read_csv('label.lst', sep=' ', header=None)``):
+Layout, from the release's label description (project page
+mmlab.ie.cuhk.edu.hk/projects/socialrelation; the description is quoted on public pages about the
+set) and public loaders reading ``pd.read_csv('label.lst', sep=' ', header=None)``:
 ``label/label.lst``, one face per line::
 
     image_name face_id_in_image face_box_top face_box_left face_box_right face_box_bottom
@@ -35,8 +36,8 @@ from ferbias.data.sources.faceboxes import box_problem, face_row
 
 NAME = "expw"
 LAYOUT = (
-    "label/label.lst (image face_id top left right bottom confidence expression 0-6) "
-    "and image/origin/<image>"
+    "label/label.lst (image face_id top left right bottom confidence expression 0-6; a row per "
+    "face, cropped from its box) and image/origin/<image>"
 )
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 LABEL_FILE = Path("label") / "label.lst"

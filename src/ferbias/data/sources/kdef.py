@@ -1,9 +1,10 @@
 """KDEF and AKDEF (Karolinska Directed Emotional Faces, Lundqvist, Flykt & Öhman 1998).
 
 The release ``KDEF_and_AKDEF/`` holds ``KDEF/<person>/<name>.JPG`` (one folder per person and
-session, e.g. ``KDEF/AF01/AF01AFS.JPG``) and ``AKDEF/`` (averaged faces). Codes, per the KDEF
-documentation (kdef.se, "About AKDEF" lists the same expression and angle letters) and public
-loaders that read the expression at characters 5-6 of the name:
+session, e.g. ``KDEF/AF01/AF01AFS.JPG``) and ``AKDEF/`` (averaged faces). Codes per the data
+set's documentation (kdef.se "About AKDEF" page: gender F/M, expressions AF AN DI HA NE SA SU,
+angles FL HL S HR FR) and public loaders (e.g. hachreak/remokit ``datasets/kdef.py`` reads the
+expression at characters 5-6 of the name; others walk ``KDEF_and_AKDEF/KDEF/<person>/``):
 
 - KDEF ``AF01ANS.JPG``: session A/B, gender F/M, person 01-35, expression (AF afraid, AN angry,
   DI disgusted, HA happy, NE neutral, SA sad, SU surprised), angle (S straight, HL/HR half left /

@@ -1,9 +1,10 @@
 """RaFD (Radboud Faces Database, Langner et al., Cognition & Emotion 2010), as released.
 
 File names ``Rafd<angle>_<id>_<ethnicity>_<gender>_<emotion>_<gaze>.jpg``, e.g.
-``Rafd090_01_Caucasian_female_angry_frontal.jpg``. Layout cross-checked with the RaFD overview
-page (rafd.socsci.ru.nl/Overview.html: 67 models, 8 expressions, 3 gazes, 5 camera angles) and
-public code: a pytorch-StarGAN README lists ``Rafd000_01_Caucasian_female_angry_frontal.jpg`` to
+``Rafd090_01_Caucasian_female_angry_frontal.jpg``, as the RaFD FAQ explains them
+(rafd.socsci.ru.nl/FAQ.html); cross-checked with its overview page
+(rafd.socsci.ru.nl/Overview.html: 67 models, 8 expressions, 3 gazes, 5 camera angles) and public
+code: a pytorch-StarGAN README lists ``Rafd000_01_Caucasian_female_angry_frontal.jpg`` to
 ``Rafd180_73_Moroccan_male_surprised_right.jpg``; other loaders name children ``..._Kid_...``.
 
 - angle: camera 000, 045, 090 (frontal), 135, 180; gaze: frontal, left, right. Frontal camera
