@@ -78,7 +78,7 @@ def test_loader_errors_exit_1_with_a_message(tmp_path):
     empty.mkdir()
     result = runner.invoke(app, ["data", "summary", "ckplus48", "--path", str(empty)])
     assert result.exit_code == 1 and "cannot load ckplus48" in result.output
-    unknown = runner.invoke(app, ["data", "summary", "kdef", "--path", str(empty)])
+    unknown = runner.invoke(app, ["data", "summary", "nosuchset", "--path", str(empty)])
     assert unknown.exit_code == 1 and "fer2013" in unknown.output  # lists the valid names
 
 
