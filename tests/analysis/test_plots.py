@@ -34,12 +34,34 @@ def test_variant_metrics_draws_one_bar_per_model_and_test_group(experiment):
     np.testing.assert_allclose(heights, sorted(100 * expected["accuracy"]))
 
 
-def test_heatmap_has_a_panel_per_variant_with_ci_text(experiment):
+def test_heatmap_is_one_readable_grid_with_ci_text(experiment):
     _, _, transfer = experiment
     fig = plots.plot_transfer_heatmap(transfer)
+    (ax,) = fig.axes
+    rows = len(ax.get_yticklabels())
+    assert rows == 2 * 3  # variants x train groups
+    assert len(ax.texts) == len(transfer) and all("[" in t.get_text() for t in ax.texts)
+    assert min(t.get_fontsize() for t in ax.texts) >= 7.5
+    assert fig.get_figwidth() <= plots.HEATMAP_MAX_WIDTH  # shown 1:1 in the report
+
+
+def test_forest_draws_both_measures_per_label_and_panel():
+    frame = pd.DataFrame(
+        {
+            "label": ["a", "a", "b", "b"] * 2,
+            "measure": ["accuracy", "standardised_accuracy"] * 4,
+            "estimate": [0.1, 0.05, 0.2, 0.1] * 2,
+            "low": [0.0, -0.05, 0.1, 0.0] * 2,
+            "high": [0.2, 0.15, 0.3, 0.2] * 2,
+            "panel": ["x"] * 4 + ["y"] * 4,
+        }
+    )
+    fig = plots.plot_forest(frame, title="t", xlabel="pp", panel="panel")
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 2
-    assert any("[" in t.get_text() for t in visible[0].texts)
+    assert [t.get_text() for t in visible[0].get_yticklabels()] == ["a", "b"]
+    assert len(visible[0].lines) >= 2  # one marker series per measure (plus the zero line)
+    assert fig.legends[0].get_title().get_text() == "t"
 
 
 def test_recall_confusion_and_learning_curves(experiment):

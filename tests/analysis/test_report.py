@@ -11,10 +11,21 @@ import pandas as pd
 import pytest
 
 from ferbias.analysis import report
+from ferbias.analysis.blocks import Table
 from ferbias.analysis.metrics import load_experiment
-from ferbias.analysis.study_results import published_results
+from ferbias.analysis.sections.answer import seed_caveat
+from ferbias.analysis.sections.study import study_blocks
+from ferbias.analysis.tables import analyse
 
-FIGURES = ["variant_metrics", "transfer_heatmap", "recall_by_group", "confusion", "learning_curves"]
+FIGURES = [
+    "forest_advantage",
+    "forest_gap",
+    "variant_metrics",
+    "transfer_heatmap",
+    "recall_by_group",
+    "confusion",
+    "learning_curves",
+]
 EMOTIONS = ["angry", "fear", "happy", "neutral", "sad", "surprise"]
 TEST_SETS = {  # name -> (groups, emotions, with subject ids)
     "heldout": (["female", "male"], EMOTIONS, False),
@@ -113,22 +124,44 @@ def build_experiment(root: Path, *, variants=("baseline", "dropout"), seeds=(0, 
         ],
         "label_provenance": [{"group": "female", "gender_source": "labels:onnx-cc0", "n": 60}],
         "power": {"test_sizes": {"heldout": {"female": 30, "male": 30}}, "base_accuracy": 0.45},
-        "published": {"baseline": {"female": {"female": 47.0}}},
     }
     (root / "experiment.json").write_text(json.dumps(record))
     return root
 
 
 class _Collector(HTMLParser):
+    """Images, tags in order, and each table's header and row texts."""
+
     def __init__(self) -> None:
         super().__init__()
         self.images: list[str] = []
         self.tags: list[str] = []
+        self.ids: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
         if tag == "img":
-            self.images.append(dict(attrs)["src"])
+            self.images.append(attrs["src"])
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("th", "td"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td"):
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
 
 
 @pytest.fixture(scope="module")
@@ -171,21 +204,53 @@ def test_html_parses_and_embeds_every_figure(written):
         assert (folder / "report" / "figures" / f"{name}.png").stat().st_size > 1000
 
 
-def test_report_states_power_verdicts_and_published_numbers(written):
+def test_report_states_power_verdicts_and_the_study_side_by_side(written):
     _, paths = written
     text = paths.markdown.read_text(encoding="utf-8")
     assert "power to detect an accuracy gap of" in text
     assert "female-trained models were" in text and "Holm correction" in text
-    assert "in-group advantage" in text
-    assert "| baseline | female | female |" in text and "| 47.0 |" in text
-    assert "not given" in text
+    assert "in-group advantage" in text and "emotion mix accounts for" in text
+    study = text[text.index("## ferbias vs the published study") :]
+    assert "| baseline | female | female |" in study and "| 45.58 |" in study
+    assert "| baseline | female | male |" in study  # the paper gives no figure: empty cells
+    row = next(line for line in study.splitlines() if line.startswith("| baseline | female | male"))
+    assert row.endswith("|  |  |  |")
+    assert "| baseline | female | 3 |" in study and "| 90.99 |" in study  # train / val
+    assert "not given" not in text
 
 
-def test_published_numbers_read_from_record_as_fractions():
-    record = {"spec": {"published": {"lr": {"male": {"female": 0.41, "male": 44}}}}}
-    assert published_results(record) == {"lr": {"male": {"female": 0.41, "male": 0.44}}}
-    with pytest.raises(ValueError, match="expected a number"):
-        published_results({"published": {"lr": {"male": {"male": "high"}}}})
+def test_report_leads_with_its_answer_and_has_no_empty_columns(written):
+    _, paths = written
+    parser = _Collector()
+    parser.feed(paths.html.read_text(encoding="utf-8"))
+    assert parser.tags.index("nav") < parser.tags.index("table")
+    assert parser.ids.index("verdict") < parser.ids.index("transfer-tables")
+    first_table = parser.tags.index("table")
+    assert parser.tags.index("img") < first_table  # the forest plots come before the tables
+    assert {"answer", "transfer-tables", "figures", "setup"} <= set(parser.ids)
+    for table in parser.tables:
+        header, *rows = table
+        assert all(header), f"a table has an empty column header: {header}"
+        assert all(len(row) == len(header) for row in rows)
+
+
+def _analysed(folder: Path, n_resamples: int = 50):
+    return analyse(load_experiment(folder), n_resamples=n_resamples)
+
+
+def test_ambiguous_study_figures_are_shown_against_each_candidate(tmp_path):
+    folder = build_experiment(tmp_path / "l2", variants=("l2-0.001", "l2-0.01"), seeds=(0,))
+    blocks = study_blocks(_analysed(folder))
+    test, train_val = (b.frame for b in blocks if isinstance(b, Table))
+    test = test.set_index(["variant", "train group", "test group"])
+    for variant in ("l2-0.001", "l2-0.01"):
+        row = test.loc[(variant, "female", "female")]
+        assert row["study %"] == "50.85"
+        assert row["note"].startswith("ambiguous, one of l2-0.001 / l2-0.01")
+        assert test.loc[(variant, "male", "male"), "study %"] == ""  # no L2 models on men
+    train_val = train_val.set_index(["variant", "group"])
+    assert train_val.loc[("l2-0.01", "female"), "study train %"] == "56.18"
+    assert train_val.loc[("l2-0.01", "female"), "note"] == ""  # one variant: not ambiguous
 
 
 def test_report_without_experiment_json_or_mixed_runs(tmp_path):
@@ -199,13 +264,10 @@ def test_report_without_experiment_json_or_mixed_runs(tmp_path):
     text = paths.markdown.read_text(encoding="utf-8")
     assert "faces (heldout)" in text  # the default held-out test set is the in-group cell
     assert "experiment.json gives no data counts" in text
-    assert "not given" in text
 
 
-def test_verdicts_warn_when_too_few_seeds(tmp_path):
-    one_seed = build_experiment(tmp_path / "one", variants=("baseline",), seeds=(0,))
-    text = report.write_report(one_seed, n_resamples=100).markdown.read_text(encoding="utf-8")
-    assert "Caution: 1 seed(s) per condition" in text
+def test_verdicts_warn_when_too_few_seeds(tmp_path, written):
+    _, paths = written
+    assert "Caution: 2 seed(s) per condition" in paths.markdown.read_text(encoding="utf-8")
     three = build_experiment(tmp_path / "three", variants=("baseline",), seeds=(0, 1, 2))
-    text = report.write_report(three, n_resamples=100).markdown.read_text(encoding="utf-8")
-    assert "Caution:" not in text
+    assert seed_caveat(_analysed(three)) == []

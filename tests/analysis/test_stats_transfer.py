@@ -31,6 +31,7 @@ def scored(variants=("baseline", "dropout")) -> pd.DataFrame:
                         "subject_id": None,
                         "correct": float(ok),
                         "cross_entropy": 1.0 - 0.5 * ok,
+                        "y_true": "happy",
                     }
                 )
     return pd.DataFrame(rows)
@@ -48,20 +49,48 @@ def test_transfer_table_accuracies_by_hand():
     ).all()
 
 
+def test_standardised_transfer_table_by_hand():
+    """Female images happy x3, angry x1; male happy x1, angry x3; pooled mix 50/50."""
+    frame = scored(("baseline",))
+    emotions = ["happy"] * 3 + ["angry"] + ["happy"] + ["angry"] * 3  # the 8 images
+    frame["y_true"] = np.tile(emotions, 2)  # seen by the female and by the male model
+    table = transfer.transfer_table(frame, n_resamples=200).set_index(["train_group", "test_group"])
+    female_model = table.loc["female"]
+    # on female faces [1, 1, 1, 0]: recall happy 1, angry 0 -> 0.5 (plain 0.75)
+    assert female_model.loc["female", "standardised_accuracy"] == pytest.approx(0.5)
+    # on male faces [1, 0, 0, 1]: recall happy 1, angry 1/3 -> 2/3 (plain 0.5)
+    assert female_model.loc["male", "standardised_accuracy"] == pytest.approx(2 / 3)
+    assert female_model.loc["male", "balanced_accuracy"] == pytest.approx(2 / 3)
+    # the pooled cell already has the pooled mix
+    assert female_model.loc["all", "standardised_accuracy"] == pytest.approx(5 / 8)
+    assert (
+        female_model.loc["all", "standardised_accuracy_low"]
+        == female_model.loc["all", "accuracy_low"]
+    )
+
+
 def test_advantage_comparison_and_mcnemar_by_hand():
     frame = scored()
     cells = transfer.primary_cells(frame, ["female", "male"])
     assert cells == {"female": ("heldout", "female"), "male": ("heldout", "male")}
-    advantage = transfer.advantage_table(frame, cells=cells, n_resamples=200)
+    every = transfer.advantage_table(frame, cells=cells, n_resamples=200)
+    assert list(every.measure.unique()) == [
+        "accuracy",
+        "standardised_accuracy",
+        "balanced_accuracy",
+    ]
+    # one emotion: every measure is plain accuracy
+    for _, part in every.groupby("measure"):
+        np.testing.assert_allclose(part.advantage, every[every.measure == "accuracy"].advantage)
+    advantage = every[every.measure == "accuracy"]
     row = advantage.iloc[0]
     assert (row.acc_ff, row.acc_fm, row.acc_mf, row.acc_mm) == (0.75, 0.5, 0.25, 1.0)
     assert row.advantage == pytest.approx(0.75 + 1.0 - 0.5 - 0.25)
     p, (low, high) = advantage.p_value.to_numpy(), np.sort(advantage.p_value.to_numpy())
     expected = {low: min(1, 2 * low), high: min(1, max(2 * low, high))}  # Holm, two variants
     assert advantage.p_holm.tolist() == pytest.approx([expected[v] for v in p])
-    comparison = transfer.comparison_table(frame, n_resamples=200).set_index(
-        ["variant", "test_group"]
-    )
+    comparison = transfer.comparison_table(frame, n_resamples=200)
+    comparison = comparison[comparison.measure == "accuracy"].set_index(["variant", "test_group"])
     assert comparison.loc[("baseline", "female"), "difference"] == pytest.approx(0.5)
     assert comparison.loc[("baseline", "male"), "difference"] == pytest.approx(-0.5)
     mcnemar = transfer.mcnemar_table(frame).set_index(["variant", "test_group"])

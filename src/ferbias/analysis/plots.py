@@ -9,6 +9,7 @@ accuracies are fractions and are drawn in percent.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import matplotlib
@@ -108,49 +109,112 @@ def _ci_text(row: pd.Series) -> str:
     return f"{100 * row.accuracy:.1f}\n[{low:.1f}, {high:.1f}]"
 
 
+HEATMAP_MAX_WIDTH = 9.5  # inches: 1,045 px at the report's 110 dpi, shown 1:1 in the page
+
+
 def plot_transfer_heatmap(transfer: pd.DataFrame) -> Figure:
-    """Accuracy per train group (rows) x test cell (columns), one panel per condition, with the
-    95% CI written in each cell."""
+    """Plain accuracy % [95% CI] in one grid: a row per condition x train group, a column per
+    test cell; text large enough to read at 100% zoom in the report (at most 9.5 in wide).
+    A model's own group's cells are bold."""
     _require(transfer, "plot_transfer_heatmap")
     frame = transfer.assign(condition=condition_label(transfer))
     frame = frame.assign(
         cell=[_cell_name(s, g) for s, g in zip(frame.test_set, frame.test_group, strict=True)]
     )
-    conditions = list(dict.fromkeys(frame["condition"]))
+    rows = list(dict.fromkeys(zip(frame.condition, frame.train_group, strict=True)))
     cells = list(dict.fromkeys(frame["cell"]))
-    groups = list(dict.fromkeys(frame["train_group"]))
-    ncols = min(2, len(conditions))
-    nrows = int(np.ceil(len(conditions) / ncols))
-    low, high = 100 * frame["accuracy"].min(), 100 * frame["accuracy"].max()  # shared scale
-    fig, axes = _figure(
-        nrows,
-        ncols,
-        figsize=(1.3 * len(cells) * ncols + 1.5, 0.8 * len(groups) * nrows + 1.5),
-        squeeze=False,
-    )
-    for ax, condition in zip(axes.flat, conditions, strict=False):
-        part = frame[frame.condition == condition].set_index(["train_group", "cell"])
-        grid = np.full((len(groups), len(cells)), np.nan)
-        for (i, g), (j, c) in ((ig, jc) for ig in enumerate(groups) for jc in enumerate(cells)):
-            if (g, c) in part.index:
-                row = part.loc[(g, c)]
-                grid[i, j] = 100 * row.accuracy
-                ax.text(
-                    j,
-                    i,
-                    _ci_text(row),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                )
-        ax.imshow(grid, cmap="viridis", vmin=low, vmax=high, alpha=0.6, aspect="auto")
-        ax.set_xticks(range(len(cells)), cells, fontsize=7)
-        ax.set_yticks(range(len(groups)), [f"{g} model" for g in groups], fontsize=8)
-        ax.set_title(condition, fontsize=9)
-    for ax in list(axes.flat)[len(conditions) :]:
-        ax.set_visible(False)
-    fig.suptitle("Transfer matrix: accuracy % [95% CI], train group x test set")
+    grid = np.full((len(rows), len(cells)), np.nan)
+    indexed = frame.set_index(["condition", "train_group", "cell"])
+    width = min(HEATMAP_MAX_WIDTH, 2.6 + 1.15 * len(cells))
+    fig, ax = _figure(1, 1, figsize=(width, 0.5 * len(rows) + 1.4))
+    fontsize = 9 if (width - 2.6) / len(cells) >= 1.0 else 7.5
+    low, high = 100 * frame["accuracy"].min(), 100 * frame["accuracy"].max()
+    for (i, (condition, group)), (j, cell) in itertools.product(enumerate(rows), enumerate(cells)):
+        if (condition, group, cell) not in indexed.index:
+            continue
+        row = indexed.loc[(condition, group, cell)]
+        grid[i, j] = 100 * row.accuracy
+        dark = grid[i, j] > (low + high) / 2
+        own = row.test_group == group
+        ax.text(
+            j,
+            i,
+            _ci_text(row),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if dark else "black",
+            fontweight="bold" if own else "normal",
+        )
+    ax.imshow(grid, cmap="Greens", vmin=low - 0.15 * (high - low), vmax=high, aspect="auto")
+    ax.set_xticks(range(len(cells)), cells, fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(rows)), [f"{c} | {g} model" for c, g in rows], fontsize=9)
+    starts = [i for i in range(1, len(rows)) if rows[i][0] != rows[i - 1][0]]
+    for i in starts:
+        ax.axhline(i - 0.5, color="white", linewidth=3)
+    ax.set_title("Transfer matrix: plain accuracy % [95% CI]", fontsize=11, pad=28)
     fig.tight_layout()
+    return fig
+
+
+FOREST_STYLE = {  # measure -> marker face, colour, vertical offset, label
+    "accuracy": ("none", "#777777", -0.16, "plain accuracy"),
+    "standardised_accuracy": ("#1b5e20", "#1b5e20", 0.16, "emotion-standardised accuracy"),
+    "balanced_accuracy": ("#e65100", "#e65100", 0.0, "balanced accuracy"),
+}
+
+
+def _forest_panel(ax, part: pd.DataFrame, labels: list[str]) -> None:
+    y = {label: i for i, label in enumerate(labels)}
+    for measure, rows in part.groupby("measure", sort=False):
+        face, colour_, offset, name = FOREST_STYLE[measure]
+        ys = rows["label"].map(y).to_numpy() + offset
+        value = 100 * rows["estimate"].to_numpy()
+        err = np.vstack([value - 100 * rows["low"].to_numpy(), 100 * rows["high"] - value])
+        ax.errorbar(
+            value, ys, xerr=err, fmt="o", mfc=face, color=colour_, capsize=2, ms=5, label=name
+        )
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def plot_forest(
+    frame: pd.DataFrame, *, title: str, xlabel: str, panel: str | None = None
+) -> Figure:
+    """Estimates with 95% CIs, one row per ``label``, one marker per ``measure`` (plain open,
+    standardised filled), optionally one panel per value of column ``panel``. Columns: label,
+    measure, estimate, low, high (fractions, drawn in percentage points)."""
+    _require(frame, "plot_forest")
+    labels = list(dict.fromkeys(frame["label"]))
+    panels = list(dict.fromkeys(frame[panel])) if panel else [None]
+    ncols = min(3, len(panels))
+    nrows = int(np.ceil(len(panels) / ncols))
+    height = nrows * (0.42 * len(labels) + 0.9) + 1.0
+    fig = Figure(figsize=(min(10.0, 4.2 + 2.6 * ncols), height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    for index, (ax, name) in enumerate(zip(axes.flat, panels, strict=False)):
+        part = frame if name is None else frame[frame[panel] == name]
+        _forest_panel(ax, part, labels)
+        ax.tick_params(labelleft=index % ncols == 0)
+        if name is not None:
+            ax.set_title(name, fontsize=10)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        names,
+        loc="outside upper center",
+        ncol=len(names),
+        frameon=False,
+        title=title,
+        title_fontproperties={"size": 11},
+    )
     return fig
 
 

@@ -16,6 +16,11 @@ equals ``mean_female(d) - mean_male(d)``, so the same flips test it. Like McNema
 conditions on the trained models: it asks whether these models differ on this population of
 images, and treats images (clusters) as independent; seed-to-seed variation enters the
 bootstrap CI, not the p-value.
+
+Weights. Every function takes optional per-image weights (``ferbias.analysis.standardise``:
+emotion-standardised or balanced accuracy). A weighted mean is ``sum(w * value) / sum(w)`` over
+the images drawn; the weights are fixed beforehand and travel with their images through every
+bootstrap draw and sign flip, never re-estimated. Without weights every image counts 1.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from statsmodels.stats.power import NormalIndPower
 N_RESAMPLES = 2000
 CONFIDENCE = 0.95
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs below which McNemar uses the exact binomial test
-SHAPE_MISMATCH = "values have {n} images but clusters has {m}; pass one cluster id per image"
+SHAPE_MISMATCH = (
+    "values have {n} images but clusters / weights have {m}; pass one of each per image"
+)
 BAD_PROPORTION = "base_accuracy must lie in (0, 1), got {value!r}"
 
 
@@ -45,8 +52,10 @@ class Interval:
 
     @classmethod
     def from_draws(cls, estimate: float, draws: np.ndarray, confidence: float) -> Interval:
+        """Percentile interval; draws that are NaN (a resample without images of a group)
+        are left out."""
         tail = (1 - confidence) / 2
-        low, high = np.quantile(draws, [tail, 1 - tail])
+        low, high = np.nanquantile(draws, [tail, 1 - tail])
         return cls(float(estimate), float(low), float(high))
 
     def covers(self, value: float) -> bool:
@@ -64,36 +73,49 @@ def cluster_codes(subject_ids: Sequence | None, n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ClusteredSample:
-    """Per-seed sums of a per-image value over clusters: ``sums`` (S x K), ``sizes`` (K)."""
+    """Per-seed weighted sums of a per-image value over clusters: ``sums`` (S x K) and the
+    clusters' summed weights ``sizes`` (K; image counts when unweighted)."""
 
     sums: np.ndarray
     sizes: np.ndarray
 
     @classmethod
-    def build(cls, values: np.ndarray, clusters: np.ndarray | None = None) -> ClusteredSample:
+    def build(
+        cls,
+        values: np.ndarray,
+        clusters: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
+    ) -> ClusteredSample:
+        """``values`` is N or S x N (seeds x images); ``clusters`` and ``weights`` one per
+        image (None: each image its own cluster; weight 1)."""
         values = np.atleast_2d(np.asarray(values, dtype=float))
-        codes = np.arange(values.shape[1]) if clusters is None else np.asarray(clusters)
-        if len(codes) != values.shape[1]:
-            raise ValueError(SHAPE_MISMATCH.format(n=values.shape[1], m=len(codes)))
+        n = values.shape[1]
+        codes = np.arange(n) if clusters is None else np.asarray(clusters)
+        weights = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        if len(codes) != n or len(weights) != n:
+            raise ValueError(SHAPE_MISMATCH.format(n=n, m=f"{len(codes)} / {len(weights)}"))
         k = int(codes.max()) + 1 if len(codes) else 0
-        sums = np.stack([np.bincount(codes, weights=row, minlength=k) for row in values])
-        return cls(sums, np.bincount(codes, minlength=k).astype(float))
+        sums = np.stack([np.bincount(codes, weights=row * weights, minlength=k) for row in values])
+        return cls(sums, np.bincount(codes, weights=weights, minlength=k))
 
     @property
     def mean(self) -> float:
-        """Seed-averaged mean of the value over all images."""
+        """Seed-averaged weighted mean of the value over all images."""
         return float((self.sums.sum(axis=1) / self.sizes.sum()).mean())
 
     def resampled_means(self, image_draws: np.ndarray, seed_draws: np.ndarray) -> np.ndarray:
-        """One mean per resample: draw rows of cluster and seed indices (B x K, B x S).
-        Gathers read float32 copies (half the memory traffic) and accumulate in float64."""
+        """One mean per resample: draw rows of cluster and seed indices (B x K, B x S); NaN
+        where the drawn clusters carry no weight. Gathers read float32 copies (half the memory
+        traffic) and accumulate in float64."""
         if np.all(self.sizes == 1):
             sizes = np.full(len(image_draws), float(image_draws.shape[1]))
         else:
             sizes = self.sizes.astype(np.float32)[image_draws].sum(axis=1, dtype=np.float64)
         sums = self.sums.astype(np.float32)
         per_seed = np.stack([row[image_draws].sum(axis=1, dtype=np.float64) for row in sums])
-        return np.take_along_axis((per_seed / sizes).T, seed_draws, axis=1).mean(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(sizes > 0, per_seed / sizes, np.nan)
+        return np.take_along_axis(means.T, seed_draws, axis=1).mean(axis=1)
 
 
 def draw_indices(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,12 +127,14 @@ def bootstrap_mean(
     values: np.ndarray,
     *,
     clusters: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
     rng: np.random.Generator,
 ) -> Interval:
-    """CI of a per-image mean (e.g. correctness -> accuracy); ``values`` is N or S x N."""
-    sample = ClusteredSample.build(values, clusters)
+    """CI of a per-image (weighted) mean (e.g. correctness -> accuracy); ``values`` is N or
+    S x N (seeds x images)."""
+    sample = ClusteredSample.build(values, clusters, weights)
     draws = sample.resampled_means(
         draw_indices(len(sample.sizes), n_resamples, rng),
         draw_indices(len(sample.sums), n_resamples, rng),
@@ -123,12 +147,14 @@ def bootstrap_difference(
     second: np.ndarray,
     *,
     clusters: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
     rng: np.random.Generator,
 ) -> Interval:
     """CI of mean(first) - mean(second) on the same images (paired image draw)."""
-    a, b = ClusteredSample.build(first, clusters), ClusteredSample.build(second, clusters)
+    a = ClusteredSample.build(first, clusters, weights)
+    b = ClusteredSample.build(second, clusters, weights)
     images = draw_indices(len(a.sizes), n_resamples, rng)
     draws = a.resampled_means(images, draw_indices(len(a.sums), n_resamples, rng))
     draws = draws - b.resampled_means(images, draw_indices(len(b.sums), n_resamples, rng))
@@ -137,7 +163,8 @@ def bootstrap_difference(
 
 @dataclass(frozen=True)
 class TransferCells:
-    """Per-image correctness (S x N) of the F- and M-models on the female and male test sets."""
+    """Per-image correctness (S x N) of the F- and M-models on the female and male test sets,
+    with optional cluster codes and weights per image of each test set."""
 
     ff: np.ndarray
     fm: np.ndarray
@@ -145,6 +172,16 @@ class TransferCells:
     mm: np.ndarray
     clusters_f: np.ndarray | None = None
     clusters_m: np.ndarray | None = None
+    weights_f: np.ndarray | None = None
+    weights_m: np.ndarray | None = None
+
+    def accuracies(self) -> dict[str, float]:
+        """Seed-averaged (weighted) accuracy of the four cells, keyed ff, fm, mf, mm."""
+        on_f = {"ff": self.ff, "mf": self.mf}
+        on_m = {"fm": self.fm, "mm": self.mm}
+        means = {k: ClusteredSample.build(v, None, self.weights_f).mean for k, v in on_f.items()}
+        means |= {k: ClusteredSample.build(v, None, self.weights_m).mean for k, v in on_m.items()}
+        return {k: means[k] for k in ("ff", "fm", "mf", "mm")}
 
 
 def in_group_advantage(
@@ -155,8 +192,10 @@ def in_group_advantage(
     rng: np.random.Generator,
 ) -> Interval:
     """acc(F->F) + acc(M->M) - acc(F->M) - acc(M->F) with a hierarchical bootstrap CI."""
-    ff, mf = (ClusteredSample.build(v, cells.clusters_f) for v in (cells.ff, cells.mf))
-    fm, mm = (ClusteredSample.build(v, cells.clusters_m) for v in (cells.fm, cells.mm))
+    on_f = (cells.clusters_f, cells.weights_f)
+    on_m = (cells.clusters_m, cells.weights_m)
+    ff, mf = (ClusteredSample.build(v, *on_f) for v in (cells.ff, cells.mf))
+    fm, mm = (ClusteredSample.build(v, *on_m) for v in (cells.fm, cells.mm))
     img_f = draw_indices(len(ff.sizes), n_resamples, rng)
     img_m = draw_indices(len(fm.sizes), n_resamples, rng)
     seeds_f = draw_indices(len(ff.sums), n_resamples, rng)
@@ -172,16 +211,21 @@ def in_group_advantage(
 
 
 def _flip_statistics(
-    diffs: Sequence[np.ndarray], clusters: Sequence, weights: Sequence[float], n: int, rng
+    diffs: Sequence[np.ndarray],
+    clusters: Sequence,
+    weights: Sequence,
+    coefficients: Sequence[float],
+    n: int,
+    rng,
 ) -> tuple[float, np.ndarray]:
-    """Observed and sign-flipped values of sum_j weight_j * mean(diff_j)."""
+    """Observed and sign-flipped values of sum_j coefficient_j * weighted_mean(diff_j)."""
     observed, flipped = 0.0, np.zeros(n)
-    for diff, codes, weight in zip(diffs, clusters, weights, strict=True):
-        sample = ClusteredSample.build(diff, codes)
+    for diff, codes, w, coefficient in zip(diffs, clusters, weights, coefficients, strict=True):
+        sample = ClusteredSample.build(diff, codes, w)
         sums, total = sample.sums[0], sample.sizes.sum()
         signs = rng.integers(0, 2, size=(n, len(sums)), dtype=np.int8) * 2 - 1
-        observed += weight * sums.sum() / total
-        flipped += weight * (signs @ sums) / total
+        observed += coefficient * sums.sum() / total
+        flipped += coefficient * (signs @ sums) / total
     return observed, flipped
 
 
@@ -189,14 +233,19 @@ def paired_permutation_pvalue(
     diffs: Sequence[np.ndarray],
     *,
     clusters: Sequence[np.ndarray | None] | None = None,
-    weights: Sequence[float] | None = None,
+    weights: Sequence[np.ndarray | None] | None = None,
+    coefficients: Sequence[float] | None = None,
     n_permutations: int = N_RESAMPLES,
     rng: np.random.Generator,
 ) -> float:
-    """Two-sided sign-flip p-value of sum_j weight_j * mean(diffs_j) (see module docstring)."""
+    """Two-sided sign-flip p-value of sum_j coefficient_j * weighted_mean(diffs_j); ``clusters``
+    and ``weights`` hold one array (or None) per entry of ``diffs`` (see module docstring)."""
     clusters = clusters or [None] * len(diffs)
-    weights = weights or [1.0] * len(diffs)
-    observed, flipped = _flip_statistics(diffs, clusters, weights, n_permutations, rng)
+    weights = weights or [None] * len(diffs)
+    coefficients = coefficients or [1.0] * len(diffs)
+    observed, flipped = _flip_statistics(
+        diffs, clusters, weights, coefficients, n_permutations, rng
+    )
     hits = np.count_nonzero(np.abs(flipped) >= abs(observed) - 1e-12)
     return float((1 + hits) / (1 + n_permutations))
 
@@ -210,7 +259,8 @@ def in_group_advantage_pvalue(
     return paired_permutation_pvalue(
         [np.atleast_1d(d_female), np.atleast_1d(d_male)],
         clusters=[cells.clusters_f, cells.clusters_m],
-        weights=[1.0, -1.0],
+        weights=[cells.weights_f, cells.weights_m],
+        coefficients=[1.0, -1.0],
         n_permutations=n_permutations,
         rng=rng,
     )

@@ -142,9 +142,6 @@ class ExperimentSpec(_Strict):
     test_sets: list[TestSetSpec] = Field(default_factory=list)
     train: TrainSpec = Field(default_factory=TrainSpec)
     executor: Literal["local", "processes", "ray"] = "local"
-    # The study's published accuracies for the report's side-by-side table:
-    # variant -> train group -> test group -> accuracy (fraction or percent).
-    published: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _train_groups_known(self) -> ExperimentSpec:
