@@ -34,6 +34,16 @@ def test_variant_metrics_draws_one_bar_per_model_and_test_group(experiment):
     np.testing.assert_allclose(heights, sorted(100 * expected["accuracy"]))
 
 
+def test_variant_metrics_draws_zero_width_intervals(experiment):
+    _, scored, transfer = experiment
+    cells = transfer_tables.primary_cells(scored, ["female", "male"], "heldout")
+    degenerate = transfer.assign(
+        accuracy_low=transfer["accuracy"] + 1e-12, accuracy_high=transfer["accuracy"] - 1e-12
+    )
+    fig = plots.plot_variant_metrics(degenerate, cells)
+    assert len(fig.axes[0].patches) == 12
+
+
 def test_heatmap_is_one_readable_grid_with_ci_text(experiment):
     _, _, transfer = experiment
     fig = plots.plot_transfer_heatmap(transfer)

@@ -73,8 +73,13 @@ def plot_variant_metrics(transfer: pd.DataFrame, cells: dict[str, tuple[str, str
                 .reindex(conditions)
             )
             value = part[metric].to_numpy() * scale
-            err = np.vstack(
-                [value - part[f"{metric}_low"] * scale, part[f"{metric}_high"] * scale - value]
+            # A zero-width interval can come out a rounding error below zero.
+            err = np.clip(
+                np.vstack(
+                    [value - part[f"{metric}_low"] * scale, part[f"{metric}_high"] * scale - value]
+                ),
+                0,
+                None,
             )
             ax.bar(
                 x + (i - (len(bars) - 1) / 2) * width,
