@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ferbias.annotate import AnnotationStore, make_server
+from ferbias.annotate import ReviewStore, make_server
 from ferbias.gender import labels
 from synthetic import synthetic_face
 
@@ -39,8 +39,8 @@ def served(tmp_path):
     )
     labels_path = tmp_path / "labels.csv"
     labels.write_labels(labels_path, auto)
-    server = make_server(AnnotationStore(items, labels_path, annotator="tester"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = make_server(ReviewStore(items, labels_path, annotator="tester"))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server.server_address[1], labels_path
     server.shutdown()
@@ -71,21 +71,21 @@ def test_items_most_uncertain_first_and_page_served(served):
 
 def test_image_is_png_of_the_face(served):
     port, _ = served
-    status, data = _request(port, "GET", "/api/image?file=train/happy/0.png")
+    status, data = _request(port, "GET", "/api/image?id=train/happy/0.png")
     assert status == 200 and data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_answer_saved_with_annotator_and_undone(served):
     port, labels_path = served
     status, data = _request(
-        port, "POST", "/api/label", {"file": "train/happy/1.png", "gender": "male"}
+        port, "POST", "/api/label", {"id": "train/happy/1.png", "gender": "male"}
     )
     assert status == 200 and json.loads(data)["gender"] == "male"
     saved = labels.resolve_labels(labels.read_labels(labels_path)).set_index("file")
     assert saved.at["train/happy/1.png", "gender"] == "male"
     assert saved.at["train/happy/1.png", "annotator"] == "tester"
     assert saved.at["train/happy/1.png", "p_female"] == 0.9
-    status, data = _request(port, "POST", "/api/undo", {"file": "train/happy/1.png"})
+    status, data = _request(port, "POST", "/api/undo", {"id": "train/happy/1.png"})
     assert status == 200 and json.loads(data)["gender"] == "female"
     assert not labels.is_hand(labels.read_labels(labels_path)).any()
 
@@ -93,19 +93,19 @@ def test_answer_saved_with_annotator_and_undone(served):
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
-        ("GET", "/api/image?file=../../etc/passwd", None, 400),
-        ("GET", "/api/image?file=/etc/passwd", None, 400),
-        ("GET", "/api/image?file=train/happy/9.png", None, 404),
+        ("GET", "/api/image?id=../../etc/passwd", None, 400),
+        ("GET", "/api/image?id=/etc/passwd", None, 400),
+        ("GET", "/api/image?id=train/happy/9.png", None, 404),
         ("GET", "/api/image", None, 400),
         ("GET", "/static/../server.py", None, 404),
         ("GET", "/nope", None, 404),
-        ("POST", "/api/label", {"file": "train/happy/0.png", "gender": "woman"}, 400),
-        ("POST", "/api/label", {"file": "nope.png", "gender": "male"}, 404),
+        ("POST", "/api/label", {"id": "train/happy/0.png", "gender": "woman"}, 400),
+        ("POST", "/api/label", {"id": "nope.png", "gender": "male"}, 404),
         ("POST", "/api/label", {"gender": "male"}, 400),
         ("POST", "/api/label", b"{not json", 400),
         ("POST", "/api/label", b"[1, 2]", 400),
         ("POST", "/api/label", b"x" * 5000, 413),
-        ("POST", "/api/undo", {"file": "../labels.csv"}, 400),
+        ("POST", "/api/undo", {"id": "../labels.csv"}, 400),
         ("DELETE", "/api/label", None, 405),
     ],
 )
@@ -120,13 +120,13 @@ def test_refused_requests(served, method, path, body, status):
 
 def test_wrong_content_type_refused(served):
     port, _ = served
-    body = json.dumps({"file": "train/happy/0.png", "gender": "male"})
+    body = json.dumps({"id": "train/happy/0.png", "gender": "male"})
     got, _ = _request(port, "POST", "/api/label", body, headers={"Content-Type": "text/plain"})
     assert got == 415
 
 
 def test_binds_to_localhost_only(tmp_path):
     items = pd.DataFrame({"file": ["a.png"], "sample_id": ["t:a.png"], "path": ["/x"]})
-    store = AnnotationStore(items, tmp_path / "l.csv", annotator="a")
+    store = ReviewStore(items, tmp_path / "l.csv", annotator="a")
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         make_server(store, host="0.0.0.0")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -18,6 +19,10 @@ console = Console()
 log = logging.getLogger(__name__)
 
 COMPACT_COLUMNS = ["file", "gender", "p_female"]
+ANNOTATE_REVIEW_OPTIONS = ("--labels",)
+ANNOTATE_BLIND_OPTIONS = ("--plan", "--pass", "--answers")
+ANNOTATE_MISSING = "annotate {mode} needs {wanted}; missing {missing}"
+ANNOTATE_EXTRA = "annotate {mode} does not take {extra}"
 
 
 def print_frame(frame: pd.DataFrame, title: str) -> None:
@@ -159,15 +164,36 @@ def evaluate(
 def annotate(
     source: str = typer.Argument(..., help="Source name (fer2013, cfd, ...)."),
     path: Path = typer.Option(..., "--path", help="The source's folder or file."),
-    labels: Path = typer.Option(..., "--labels", help="Labels CSV (created if absent)."),
+    labels: Path | None = typer.Option(None, "--labels", help="Review: labels CSV to edit."),
+    blind: bool = typer.Option(False, "--blind", help="One blind pass over a gold plan."),
+    plan: Path | None = typer.Option(None, "--plan", help="Blind: the gold sample plan."),
+    pass_id: str | None = typer.Option(None, "--pass", help="Blind: the pass id (A, B, ...)."),
+    answers: Path | None = typer.Option(None, "--answers", help="Blind: the pass answers CSV."),
+    seed: int = typer.Option(0, help="Blind: shuffle seed (each pass id shuffles differently)."),
     port: int = typer.Option(8765, help="Port on 127.0.0.1."),
     annotator: str = typer.Option(None, help="Your name (default: the login name)."),
 ) -> None:
-    """Hand-label apparent gender in a local web page (127.0.0.1 only)."""
-    from ferbias.annotate import AnnotationStore, serve
+    """Hand-label apparent gender in a local web page (127.0.0.1 only).
+
+    Review (--labels): every face with its automatic label, most uncertain first. Blind (--blind
+    --plan --pass --answers): one pass over the plan's faces in its own shuffled order, nothing but
+    the faces shown; answers in the per-pass format of `gender sheets import`.
+    """
+    from ferbias.annotate import serve
     from ferbias.data.sources import load_source
     from ferbias.gender.apply import relative_file
 
+    wanted = ANNOTATE_BLIND_OPTIONS if blind else ANNOTATE_REVIEW_OPTIONS
+    given = {"--labels": labels, "--plan": plan, "--pass": pass_id, "--answers": answers}
+    missing = [name for name in wanted if given[name] is None]
+    extra = [name for name, value in given.items() if value is not None and name not in wanted]
+    mode = "--blind" if blind else "(review)"
+    if missing:
+        raise typer.BadParameter(
+            ANNOTATE_MISSING.format(mode=mode, wanted=", ".join(wanted), missing=", ".join(missing))
+        )
+    if extra:
+        raise typer.BadParameter(ANNOTATE_EXTRA.format(mode=mode, extra=", ".join(extra)))
     manifest = load_source(source, path).manifest
     items = pd.DataFrame(
         {
@@ -176,5 +202,36 @@ def annotate(
             "path": manifest["path"].astype(str).to_numpy(),
         }
     )
-    store = AnnotationStore(items, labels, annotator=annotator or getpass.getuser())
+    who = annotator or getpass.getuser()
+    if blind:
+        store = _blind_store(items, plan, answers, pass_id=pass_id, annotator=who, seed=seed)
+    else:
+        from ferbias.annotate import ReviewStore
+
+        store = ReviewStore(items, labels, annotator=who)
     serve(store, port=port)
+
+
+def _blind_store(items, plan: Path, answers: Path, *, pass_id: str, annotator: str, seed: int):
+    """The blind pass's store, and its provenance sidecar beside the answers file."""
+    from ferbias.annotate import BlindStore
+    from ferbias.gender.gold_sample import read_plan
+    from ferbias.gender.passes import now_utc, provenance_path
+    from ferbias.io import write_json_atomic
+
+    files = read_plan(plan)["file"].tolist()
+    store = BlindStore(items, files, answers, pass_id=pass_id, annotator=annotator, seed=seed)
+    sidecar = provenance_path(answers)
+    record = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    record.update({"pass": pass_id, "method": "annotate --blind", "plan_file": str(plan)})
+    record.setdefault("sessions", []).append(
+        {
+            "annotator": annotator,
+            "seed": seed,
+            "faces": len(files),
+            "command": " ".join(["ferbias", *sys.argv[1:]]),
+            "date": now_utc(),
+        }
+    )
+    write_json_atomic(sidecar, record)
+    return store
