@@ -147,6 +147,16 @@ def test_import_refusals_name_file_and_line(tmp_path, edit, message):
     assert str(paths[0]) in str(error.value)
 
 
+def test_bom_accepted_and_binary_refused(tmp_path):
+    result = export(tmp_path)
+    paths = fill(result, lambda file: "F")
+    paths[0].write_bytes(b"\xef\xbb\xbf" + paths[0].read_bytes())
+    assert len(sheets.import_answers(paths, result.index, pass_id="A", annotator="t")) == 50
+    paths[1].write_bytes(b"\xff\xfe\x00 binary")
+    with pytest.raises(ValueError, match="not UTF-8 text"):
+        sheets.import_answers(paths, result.index, pass_id="A", annotator="t")
+
+
 def test_same_sheet_twice_refused(tmp_path):
     result = export(tmp_path)
     paths = fill(result, lambda file: "M")

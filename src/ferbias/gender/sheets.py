@@ -48,6 +48,7 @@ MISSING_IMAGE = "plan file {file!r} is not in the source folder {root}"
 INDEX_COLUMNS_MISSING = "index {path}: missing column(s) {missing}; expected {expected}"
 INDEX_OTHER_PASS = "index {path} holds sheets of pass(es) {found}, not pass {pass_id!r}"
 NO_SHEET_LINE = "{path}, line {line}: expected 'sheet: <sheet id>' first, got {text!r}"
+NOT_TEXT = "{path}: not UTF-8 text ({error}); answer files are plain text"
 NO_SHEET_ID = "{path}: no 'sheet: <sheet id>' line"
 UNKNOWN_SHEET = "{path}, line {line}: sheet {sheet_id!r} is not in the index of pass {pass_id}"
 OTHER_PASS_SHEET = "{path}, line {line}: sheet {sheet_id!r} belongs to pass {other}, not {pass_id}"
@@ -197,7 +198,11 @@ def import_answers(
 def _parse(path: Path) -> tuple[str, int, dict[int, tuple[str, int]]]:
     """(sheet id, its line, {number: (answer, line)}) of one answer file."""
     sheet_id, sheet_line, answers = None, 0, {}
-    for line_no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: editors' BOM
+    except UnicodeDecodeError as error:
+        raise ValueError(NOT_TEXT.format(path=path, error=error)) from None
+    for line_no, raw in enumerate(lines, start=1):
         text = raw.split("#", 1)[0].strip()
         if not text:
             continue
@@ -221,7 +226,7 @@ def _parse(path: Path) -> tuple[str, int, dict[int, tuple[str, int]]]:
 
 def _answer_line(path: Path, line_no: int, raw: str, text: str) -> tuple[int, str]:
     fields = text.split()
-    if not fields[0].isdigit() or len(fields) > 2:
+    if not (fields[0].isascii() and fields[0].isdigit()) or len(fields) > 2:
         raise ValueError(BAD_LINE.format(path=path, line=line_no, text=raw))
     number = int(fields[0])
     if len(fields) == 1:
