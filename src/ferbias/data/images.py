@@ -1,6 +1,6 @@
 """Decode any image of a Manifest and prepare square face arrays (cached).
 
-``load_gray`` / ``load_rgb`` read JPEG, PNG, TIFF (incl. palette) and BMP files with Pillow, and
+``load_gray`` / ``load_rgb`` read image files with ``ferbias.data.decode`` (bit depth, alpha), and
 the FER-2013 CSV format through "<csv path>::<row>" references. ``prepare`` turns a Manifest into
 ``PreparedImages``: tight face crops (FER-2013, CK+48) are only resized; photos get a face
 detected and cropped (see ``ferbias.data.faces``); rows that carry a face box (``face_x``,
@@ -29,11 +29,12 @@ import pandas as pd
 from PIL import Image
 
 from ferbias.data import faces
+from ferbias.data.decode import ImageReadError, decode_gray, decode_rgb
 from ferbias.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump whenever decoding, detection or cropping changes
+CACHE_VERSION = 3  # bump whenever decoding, detection or cropping changes
 CSV_SEPARATOR = "::"
 FAILURE_COLUMNS = ("sample_id", "path", "reason")
 # Optional Manifest columns of a face box given by the data set (pixels of the original image).
@@ -45,15 +46,10 @@ NO_FACE_CENTRE = "no face found; centre crop used"
 ON_NO_FACE = ("report", "center")
 PARALLEL_MIN_ROWS = 256  # below this a process pool costs more than it saves
 
-UNREADABLE = "cannot decode image {path!r}: {error}; expected a readable JPEG, PNG, TIFF or BMP"
 BAD_CSV_ROW = "{path!r} row {row}: {error}; expected a 'pixels' column of 2304 (48x48) integers"
 BAD_ON_NO_FACE = "on_no_face={value!r}; expected one of {allowed}"
 BAD_COLOR = "color={value!r}; expected one of {allowed}"
 PARTIAL_BOX = "manifest has face box column(s) {present} but lacks {missing}; expected all of {all}"
-
-
-class ImageReadError(OSError):
-    """An image file (or CSV row) that cannot be decoded; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +80,8 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
     text = str(path)
     if CSV_SEPARATOR in text:
         csv_path, row = text.rsplit(CSV_SEPARATOR, 1)
-        return _csv_row(csv_path, int(row))
-    try:
-        with Image.open(text) as image:
-            image.load()
-            gray = image.convert("L")
-    except Exception as error:  # Pillow raises several types for corrupt data
-        raise ImageReadError(UNREADABLE.format(path=text, error=error)) from error
-    return np.asarray(gray, dtype=np.uint8)
+        return _csv_row(csv_path, row)
+    return decode_gray(text)
 
 
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -99,25 +89,21 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
     text = str(path)
     if CSV_SEPARATOR in text:
         return np.repeat(load_gray(text)[:, :, None], 3, axis=2)
-    try:
-        with Image.open(text) as image:
-            image.load()
-            rgb = image.convert("RGB")
-    except Exception as error:  # Pillow raises several types for corrupt data
-        raise ImageReadError(UNREADABLE.format(path=text, error=error)) from error
-    return np.asarray(rgb, dtype=np.uint8)
+    return decode_rgb(text)
 
 
-def _csv_row(csv_path: str, row: int) -> np.ndarray:
+def _csv_row(csv_path: str, row: str) -> np.ndarray:
     """One 48x48 image from a FER-2013 style CSV (the file is parsed once and cached)."""
     try:
         stat = os.stat(csv_path)
         column = _csv_pixels(csv_path, stat.st_size, stat.st_mtime_ns)
-        values = np.array(column[row].split(), dtype=np.int64)
+        values = np.array(column[int(row)].split(), dtype=np.int64)
     except Exception as error:
         raise ImageReadError(BAD_CSV_ROW.format(path=csv_path, row=row, error=error)) from error
     if values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
-        error = f"{values.size} values in [{values.min()}, {values.max()}]"
+        error = f"{values.size} values" + (
+            f" in [{values.min()}, {values.max()}]" if values.size else ""
+        )
         raise ImageReadError(BAD_CSV_ROW.format(path=csv_path, row=row, error=error))
     return values.astype(np.uint8).reshape(48, 48)
 
