@@ -1,4 +1,4 @@
-"""ferbias.data.decode on real files written here: 16-bit, palette, alpha, floats, EXIF, bad data."""
+"""ferbias.data.decode on files written here: 16-bit, palette, alpha, float, EXIF, bad bytes."""
 
 from __future__ import annotations
 
@@ -128,4 +128,3 @@ def test_prepare_keeps_16_bit_and_palette_files_as_good_images(tmp_path):
     prepared = images.prepare(make_manifest(rows), face_crop=False, use_cache=False)
     assert prepared.failures.empty
     np.testing.assert_array_equal(prepared.pixels[0], face)
-

@@ -8,7 +8,7 @@ import pytest
 from test_sources import write_image
 
 from ferbias.data.schema import validate_manifest
-from ferbias.data.sources import load_source
+from ferbias.data.sources import ferplus, load_source
 from ferbias.data.sources.utkface import duplicate_groups
 
 pytestmark = pytest.mark.realdata
@@ -48,6 +48,26 @@ def test_fer2013_folder_counts(data_root):
     }
     names = m["sample_id"].str.rsplit("/", n=1).str[1]
     assert names.nunique() == 35887 - 2  # two names sit in two emotion folders each
+
+
+def test_folder_files_map_to_csv_rows_of_their_own_usage(data_root):
+    """fer2013new.csv follows fer2013.csv's row order: a file's row lies in its Usage block."""
+    folder = data_root / "fer2013" / "ferplus"
+    votes = ferplus.read_votes(folder / ferplus.VOTE_FILE)
+    assert votes["Usage"].value_counts().to_dict() == {
+        "Training": 28709,
+        "PublicTest": 3589,
+        "PrivateTest": 3589,
+    }
+    starts = votes["Usage"].ne(votes["Usage"].shift())  # contiguous blocks, fer2013.csv's order
+    assert votes["Usage"][starts].tolist() == ["Training", "PublicTest", "PrivateTest"]
+    rows = ferplus.folder_to_csv_rows(votes, folder)
+    assert (
+        len(rows) == 32353 and rows.is_unique
+    )  # 32,355 mapped, less 2 whose FER+ name 2 rows carry
+    usage = votes["Usage"].to_numpy()[rows.to_numpy()]
+    prefix = rows.index.str.rsplit("/", n=1).str[1].str.split("_").str[0]
+    assert (usage == prefix).all()
 
 
 def test_fer2013_ferplus_labels(data_root):

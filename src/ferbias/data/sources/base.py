@@ -6,11 +6,15 @@ Policy on bad input (same for every source):
 - an unknown emotion *folder* (a whole class) raises ``ValueError`` naming the folder and the
   allowed names: it almost always means the wrong folder was given;
 - a single file whose *name* cannot be parsed (UTKFace, CFD, JAFFE, CK+ names, unknown codes) is a
-  counted skip: it appears in ``LoadResult.skipped`` with the reason, never silently dropped.
+  counted skip: it appears in ``LoadResult.skipped`` with the reason, never silently dropped;
+- so is every odd directory entry (``list_files`` / ``sub_folders``): a broken or looping symbolic
+  link, a name that is not UTF-8 or holds ``::`` (reserved for ``<csv>::<row>`` references), an
+  entry that cannot be read, a FIFO, socket or device. Hidden entries (".name") are ignored.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,17 +35,30 @@ UNKNOWN_EMOTION_FOLDER = (
     "{source}: unknown emotion folder {path} (name {name!r}); allowed folder names: {allowed}"
 )
 NOT_AN_IMAGE = "not an image file (suffix {suffix!r}; expected one of {allowed})"
+UNUSABLE_ROOT = "{source}: cannot use {path}: {problem}; rename or move the folder"
+CSV_REFERENCE = "::"  # "<csv path>::<row>" names one image of a CSV (see ferbias.data.images)
+BROKEN_LINK = "broken symbolic link (its target does not exist)"
+LINK_LOOP = "symbolic link loop"
+NOT_UTF8 = "name is not valid UTF-8; rename it"
+RESERVED_NAME = "name contains '::', which ferbias reserves for <csv>::<row> references; rename it"
+UNREADABLE_ENTRY = "cannot read this directory entry: {error}"
+SPECIAL_FILE = "not a regular file (a FIFO, socket or device)"
+EMPTY_CSV = "{path} is empty (not even a header row); expected {expected}"
+UNREADABLE_CSV = "cannot read {path} as a table ({error}); expected {expected}"
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """A source's Manifest plus every file seen but not turned into a row (``path``, ``reason``)."""
+    """A source's Manifest, every file seen but not turned into a row (``path``, ``reason``), and
+    notes about the load as a whole (e.g. label rows that matched no image), one line each."""
 
     manifest: pd.DataFrame
     skipped: pd.DataFrame
+    notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return f"LoadResult(rows={len(self.manifest)}, skipped={len(self.skipped)})"
+        counts = f"rows={len(self.manifest)}, skipped={len(self.skipped)}"
+        return f"LoadResult({counts}, notes={len(self.notes)})"
 
 
 @dataclass(frozen=True)
@@ -72,8 +89,9 @@ def register_source(name: str, *, face_cropped: bool, layout: str):
 
 
 def require_dir(path: Path, *, source: str, layout: str) -> Path:
-    """``path`` resolved; raise ``FileNotFoundError``/``NotADirectoryError`` naming the layout."""
-    path = Path(path).expanduser()
+    """``path`` resolved; raise ``FileNotFoundError``/``NotADirectoryError`` naming the layout,
+    ``ValueError`` when the path itself is unusable (not UTF-8, holds ``::``)."""
+    path = _usable(path, source=source)
     if not path.exists():
         raise FileNotFoundError(MISSING_PATH.format(source=source, path=path, layout=layout))
     if not path.is_dir():
@@ -83,26 +101,91 @@ def require_dir(path: Path, *, source: str, layout: str) -> Path:
 
 def require_file(path: Path, *, source: str, layout: str) -> Path:
     """``path`` resolved; raise ``FileNotFoundError`` naming the expected layout when missing."""
-    path = Path(path).expanduser()
+    path = _usable(path, source=source)
     if not path.is_file():
         raise FileNotFoundError(MISSING_PATH.format(source=source, path=path, layout=layout))
     return path.resolve()
+
+
+def _usable(path: Path, *, source: str) -> Path:
+    """``path`` expanded; ``ValueError`` when its text is unusable (not UTF-8, holds ``::``)."""
+    path = Path(path).expanduser()
+    problem = name_problem(str(path))
+    if problem is not None:
+        raise ValueError(UNUSABLE_ROOT.format(source=source, path=printable(path), problem=problem))
+    return path
+
+
+def read_csv_file(path: Path, *, expected: str, **options) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)``; an empty or unparsable file raises ``ValueError`` naming
+    it and ``expected`` (what the file should hold)."""
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise ValueError(EMPTY_CSV.format(path=path, expected=expected)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(UNREADABLE_CSV.format(path=path, error=error, expected=expected)) from None
 
 
 def empty_folder_error(path: Path, *, source: str, layout: str) -> ValueError:
     return ValueError(EMPTY_FOLDER.format(source=source, path=path, layout=layout))
 
 
-def sub_folders(path: Path) -> list[Path]:
-    """Visible sub-folders of ``path``, sorted by name."""
-    with os.scandir(path) as entries:
-        return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
+def printable(path: str | os.PathLike) -> str:
+    """``path`` as text that can be printed and stored: undecodable bytes become ``\\xNN``."""
+    return os.fspath(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def list_files(path: Path) -> list[str]:
-    """Names of the visible plain files in ``path``, sorted (no image decoding)."""
+def name_problem(name: str) -> str | None:
+    """Why ferbias cannot use this file name or path (not UTF-8, holds ``::``), or None."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return NOT_UTF8
+    return RESERVED_NAME if CSV_REFERENCE in name else None
+
+
+def sub_folders(path: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """Visible sub-folders of ``path``, sorted by name; odd entries are appended to ``skipped``."""
+    return [Path(path) / name for name in _scan(path, skipped, want_dirs=True)]
+
+
+def list_files(path: Path, skipped: list[tuple[str, str]]) -> list[str]:
+    """Names of the visible regular files in ``path``, sorted (no image decoding); odd entries
+    (see the module docstring) are appended to ``skipped`` as ``(path, reason)``."""
+    return _scan(path, skipped, want_dirs=False)
+
+
+def _scan(path: Path, skipped: list[tuple[str, str]], *, want_dirs: bool) -> list[str]:
+    """Sorted names of the wanted kind of entry; problems of any entry go to ``skipped``."""
+    names = []
     with os.scandir(path) as entries:
-        return sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            kind, problem = _entry_kind(entry)
+            if problem is not None:
+                skipped.append((printable(entry.path), problem))
+            elif kind == ("dir" if want_dirs else "file"):
+                names.append(entry.name)
+    return sorted(names)
+
+
+def _entry_kind(entry: os.DirEntry) -> tuple[str | None, str | None]:
+    """("file" | "dir" | None, problem or None) of one directory entry, links followed."""
+    try:
+        if entry.is_dir():
+            kind = "dir"
+        elif entry.is_file():
+            kind = "file"
+        elif entry.is_symlink():
+            return None, BROKEN_LINK
+        else:
+            return None, SPECIAL_FILE
+    except OSError as error:
+        problem = LINK_LOOP if error.errno == errno.ELOOP else None
+        return None, problem or UNREADABLE_ENTRY.format(error=error.strerror or error)
+    return kind, name_problem(entry.name)
 
 
 def is_image_name(name: str) -> bool:

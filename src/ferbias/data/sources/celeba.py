@@ -16,6 +16,7 @@ from ferbias.data.sources.base import (
     empty_folder_error,
     finish,
     list_files,
+    read_csv_file,
     register_source,
     require_dir,
     row,
@@ -38,7 +39,7 @@ def _read_index(root: Path) -> pd.DataFrame:
     tables = []
     for name in CSV_FILES:
         if (root / name).is_file():
-            table = pd.read_csv(root / name, dtype=str, keep_default_na=False)
+            table = read_csv_file(root / name, expected=LAYOUT, dtype=str, keep_default_na=False)
             missing = [c for c in ("Filename", "Male", "Partition") if c not in table]
             if missing:
                 raise ValueError(CSV_COLUMNS.format(path=root / name, missing=missing))
@@ -54,10 +55,13 @@ def load_celeba(path: Path) -> LoadResult:
     root = require_dir(path, source=NAME, layout=LAYOUT)
     index = _read_index(root)
     images = require_dir(root / IMAGES, source=NAME, layout=LAYOUT)
-    on_disk = set(list_files(images))
     rows, skipped = [], []
+    on_disk = set(list_files(images, skipped))
+    reported = {Path(path).name for path, _ in skipped}  # odd entries (links...), already skipped
     for r in index.itertuples(index=False):
         relative = (IMAGES / r.Filename).as_posix()
+        if r.Filename in reported:
+            continue
         if r.Filename not in on_disk:
             skipped.append((str(root / relative), FILE_MISSING.format(csv=r.csv)))
             continue

@@ -72,7 +72,7 @@ def load_cfd(path: Path) -> LoadResult:
         raise FileNotFoundError(NO_GENDER_FOLDERS.format(path=root))
     rows, skipped = [], []
     for folder in folders:
-        for name in list_files(folder):
+        for name in list_files(folder, skipped):
             where = str(folder / name)
             fields = parse_cfd_name(name) if is_image_name(name) else not_an_image_reason(name)
             if isinstance(fields, str):

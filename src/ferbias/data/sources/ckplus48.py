@@ -43,9 +43,9 @@ def load_ckplus48(path: Path) -> LoadResult:
     """Load CK+48 from ``path`` (the ``CK+48`` folder or the folder holding it)."""
     root = dataset_root(path, "CK+48", source=NAME, layout=LAYOUT)
     rows, skipped = [], []
-    for folder in sub_folders(root):
+    for folder in sub_folders(root, skipped):
         emotion = emotion_for_folder(folder, FOLDER_EMOTIONS, source=NAME)
-        for name in list_files(folder):
+        for name in list_files(folder, skipped):
             match = FILE_NAME.match(name)
             if not is_image_name(name):
                 skipped.append((str(folder / name), not_an_image_reason(name)))

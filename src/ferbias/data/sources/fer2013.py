@@ -7,7 +7,10 @@
   ``"<csv>::<row>"`` with ``row`` the 0-based index of the data row (header excluded).
 - ``labels="ferplus"`` replaces the FER emotion by the FER+ majority vote (see ``ferplus``).
 - ``gender_labels``: a labels file joined by ``ferbias.data.sources.labels`` ("default" = the
-  committed ``<repo>/labels/fer2013_gender.csv`` when it exists; None = no gender).
+  committed ``<repo>/labels/fer2013_gender.csv`` when it exists; None = no gender). Labels keyed
+  by image-folder paths reach fer2013.csv rows through FER+ (``ferplus.folder_to_csv_rows``:
+  fer2013new.csv and fer2013_folder_to_ferplus.csv beside the CSV, in ``ferplus/`` or in
+  ``ferplus_dir``); without those files the load says in ``notes`` that no gender was joined.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from ferbias.data.sources.base import (
     is_image_name,
     list_files,
     not_an_image_reason,
+    read_csv_file,
     register_source,
     require_dir,
     require_file,
     row,
     sub_folders,
 )
-from ferbias.data.sources.labels import join_labels
+from ferbias.data.sources.labels import join_label_table, join_labels, read_labels
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,10 @@ BAD_PIXEL_COUNT = "{path}, row {row}: {count} pixel values; expected {expected}"
 BAD_EMOTION_CODE = "{path}, row {row}: emotion code {code!r}; expected 0-6 ({names})"
 FERPLUS_LENGTH = "FER+ file {ferplus} has {n_plus} rows but {csv} has {n_csv}; they align by row"
 FERPLUS_USAGE = "FER+ file {ferplus}, row {row}: Usage {plus!r} differs from {csv}'s {fer!r}"
+CSV_LABELS_UNJOINED = (
+    "labels file {labels} names image-folder files; they reach rows of {csv} only through FER+ "
+    "({error}), so they were not joined"
+)
 
 
 @register_source(NAME, face_cropped=True, layout=LAYOUT)
@@ -70,11 +78,10 @@ def load_fer2013(
     if labels not in ("fer", "ferplus"):
         raise ValueError(BAD_LABELS_OPTION.format(value=labels))
     path = Path(path).expanduser()
-    if path.is_file():
-        result = _load_csv(path.resolve(), labels, ferplus_dir)
-    else:
-        result = _load_folder(path, labels, ferplus_dir)
     labels_file = _gender_labels_file(gender_labels)
+    if path.is_file():
+        return _load_csv(path.resolve(), labels, ferplus_dir, labels_file)
+    result = _load_folder(path, labels, ferplus_dir)
     return result if labels_file is None else join_labels(result, labels_file)
 
 
@@ -92,7 +99,7 @@ def _load_folder(path: Path, labels: str, ferplus_dir: str | Path | None) -> Loa
         raise FileNotFoundError(NO_SPLIT_FOLDERS.format(path=root))
     rows, skipped = [], []
     for split in splits:
-        for folder in sub_folders(split):
+        for folder in sub_folders(split, skipped):
             emotion = emotion_for_folder(folder, FOLDER_EMOTIONS, source=NAME)
             _scan_emotion_folder(root, folder, emotion, rows, skipped)
     if not rows:
@@ -105,7 +112,7 @@ def _load_folder(path: Path, labels: str, ferplus_dir: str | Path | None) -> Loa
 
 def _scan_emotion_folder(root: Path, folder: Path, emotion: str, rows: list, skipped: list):
     prefix = f"{folder.parent.name}/{folder.name}/"
-    for name in list_files(folder):
+    for name in list_files(folder, skipped):
         if not is_image_name(name):
             skipped.append((str(folder / name), not_an_image_reason(name)))
             continue
@@ -136,9 +143,11 @@ def _apply_folder_ferplus(rows: list[dict], skipped: list, votes: pd.DataFrame):
     return kept, skipped
 
 
-def _load_csv(path: Path, labels: str, ferplus_dir: str | Path | None) -> LoadResult:
+def _load_csv(
+    path: Path, labels: str, ferplus_dir: str | Path | None, labels_file: Path | None
+) -> LoadResult:
     require_file(path, source=NAME, layout=LAYOUT)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_file(path, expected=LAYOUT, dtype=str, keep_default_na=False)
     missing = [c for c in ("emotion", "pixels", "Usage") if c not in table]
     if missing:
         raise ValueError(CSV_COLUMNS.format(path=path, missing=missing))
@@ -147,12 +156,43 @@ def _load_csv(path: Path, labels: str, ferplus_dir: str | Path | None) -> LoadRe
     counts = table["pixels"].map(_pixel_count)
     codes = pd.to_numeric(table["emotion"], errors="coerce")
     emotions = codes.map(lambda c: CSV_EMOTIONS[int(c)] if c in range(7) else pd.NA)
+    places = [Path(ferplus_dir)] if ferplus_dir else [path.parent, path.parent / "ferplus"]
     if labels == "ferplus":
-        places = [Path(ferplus_dir)] if ferplus_dir else [path.parent, path.parent / "ferplus"]
-        emotions, plus_reasons = _csv_ferplus(path, table, places)
+        votes = _aligned_votes(path, table, places)
+        emotions, plus_reasons = votes["emotion"], votes["reason"]
     else:
         plus_reasons = pd.Series(pd.NA, index=table.index, dtype="string")
-    return finish(*_csv_rows(path, table, counts, emotions, plus_reasons, labels))
+    result = finish(*_csv_rows(path, table, counts, emotions, plus_reasons, labels))
+    if labels_file is None:
+        return result
+    return _join_csv_labels(result, path, table, labels_file, places)
+
+
+def _join_csv_labels(
+    result: LoadResult, path: Path, table: pd.DataFrame, labels_file: Path, places: list[Path]
+) -> LoadResult:
+    """Join a labels file onto CSV rows; image-folder keys are mapped to rows through FER+."""
+    labels = read_labels(labels_file)
+    csv_key = labels["file"].str.startswith(f"{path.name}::").fillna(False)
+    folder_keyed = labels["file"].notna() & ~csv_key
+    if not folder_keyed.any():
+        return join_label_table(result, labels, labels_file)
+    try:
+        votes = _aligned_votes(path, table, places)
+        rows = ferplus.folder_to_csv_rows(votes, _vote_folder(places))
+    except (OSError, ValueError) as error:
+        note = CSV_LABELS_UNJOINED.format(labels=labels_file, csv=path, error=error)
+        log.warning(note)
+        joined = join_label_table(result, labels[~folder_keyed], labels_file)
+        return LoadResult(joined.manifest, joined.skipped, (*joined.notes, note))
+    mapped = labels["file"].map(rows)
+    keys = f"{path.name}::" + mapped.astype("Int64").astype("string")
+    labels["file"] = keys.where(mapped.notna(), labels["file"])
+    return join_label_table(result, labels, labels_file)
+
+
+def _vote_folder(places: list[Path]) -> Path:
+    return ferplus.find_ferplus_file(ferplus.VOTE_FILE, places).parent
 
 
 def _csv_rows(path, table, counts, emotions, plus_reasons, labels) -> tuple[list, list]:
@@ -183,7 +223,8 @@ def _pixel_count(pixels: str) -> int:
     return fast if fast == PIXELS else len(stripped.split())
 
 
-def _csv_ferplus(path: Path, table: pd.DataFrame, places: list[Path]):
+def _aligned_votes(path: Path, table: pd.DataFrame, places: list[Path]) -> pd.DataFrame:
+    """fer2013new.csv's votes, checked to align row by row with the CSV ``table`` (by Usage)."""
     vote_file = ferplus.find_ferplus_file(ferplus.VOTE_FILE, places)
     votes = ferplus.read_votes(vote_file)
     if len(votes) != len(table):
@@ -202,4 +243,4 @@ def _csv_ferplus(path: Path, table: pd.DataFrame, places: list[Path]):
                 fer=table["Usage"].iat[i],
             )
         )
-    return votes["emotion"], votes["reason"]
+    return votes

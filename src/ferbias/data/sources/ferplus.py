@@ -6,6 +6,11 @@ FER+'s outlier removal); the label is the column holding strictly more than half
 votes. When that column is ``unknown`` or ``NF``, or no column has a strict majority, or FER+
 dropped the image (empty ``Image name``), the image gets no FER+ label and is reported as skipped
 with the reason. A strict majority can never tie.
+
+fer2013new.csv has one row per fer2013.csv row, in the same order (Training, then PublicTest,
+then PrivateTest rows, as in fer2013.csv); its ``Image name`` numbers are NOT the row numbers.
+``folder_to_csv_rows`` uses that order to map image-folder files (keys of labels files made on the
+folder export) to fer2013.csv rows.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ferbias.data.sources.base import read_csv_file
 
 VOTE_FILE = "fer2013new.csv"
 FOLDER_JOIN_FILE = "fer2013_folder_to_ferplus.csv"
@@ -29,8 +36,11 @@ EMOTION_COLUMNS: dict[str, str] = {
 }
 VOTE_COLUMNS: tuple[str, ...] = (*EMOTION_COLUMNS, "unknown", "NF")
 
+VOTE_LAYOUT = "FER+'s fer2013new.csv: Usage, Image name and ten vote-count columns"
+JOIN_LAYOUT = "columns file (image-folder path) and ferplus_image (FER+ Image name or empty)"
+MISSING_JOIN_COLUMNS = "FER+ join file {path}: missing column(s) {missing}; expected " + JOIN_LAYOUT
 MISSING_VOTE_COLUMNS = "FER+ file {path}: missing column(s) {missing}; expected {expected}"
-NOT_FOUND = "FER+ labels requested but {name} was not found in {places}"
+NOT_FOUND = "FER+ file {name} was not found in {places}"
 DROPPED = "FER+ dropped this image (empty 'Image name' in fer2013new.csv)"
 NO_MAJORITY = "FER+ votes have no strict majority after dropping single votes"
 MAJORITY_UNKNOWN = "FER+ majority vote is 'unknown'"
@@ -75,7 +85,7 @@ def majority_labels(votes: np.ndarray) -> tuple[list[object], list[object]]:
 
 def read_votes(path: Path) -> pd.DataFrame:
     """fer2013new.csv in row order with ``Usage``, ``image``, ``emotion`` (or NA) and ``reason``."""
-    table = pd.read_csv(path, dtype={"Usage": str, "Image name": str}, keep_default_na=False)
+    table = read_csv_file(path, expected=VOTE_LAYOUT, dtype=str, keep_default_na=False)
     missing = [c for c in ("Usage", "Image name", *VOTE_COLUMNS) if c not in table]
     if missing:
         raise ValueError(
@@ -96,12 +106,20 @@ def read_votes(path: Path) -> pd.DataFrame:
     return out
 
 
+def read_folder_join(ferplus_dir: Path) -> pd.DataFrame:
+    """fer2013_folder_to_ferplus.csv in ``ferplus_dir``: ``file`` -> ``ferplus_image`` (or "")."""
+    path = find_ferplus_file(FOLDER_JOIN_FILE, [ferplus_dir])
+    join = read_csv_file(path, expected=JOIN_LAYOUT, dtype=str, keep_default_na=False)
+    missing = [c for c in ("file", "ferplus_image") if c not in join]
+    if missing:
+        raise ValueError(MISSING_JOIN_COLUMNS.format(path=path, missing=missing))
+    return join
+
+
 def folder_labels(ferplus_dir: Path) -> pd.DataFrame:
     """For the image-folder export: ``file`` (relative path) -> FER+ ``emotion`` / ``reason``."""
     votes = read_votes(find_ferplus_file(VOTE_FILE, [ferplus_dir]))
-    join = pd.read_csv(
-        find_ferplus_file(FOLDER_JOIN_FILE, [ferplus_dir]), dtype=str, keep_default_na=False
-    )
+    join = read_folder_join(ferplus_dir)
     named = votes[votes["image"] != ""].drop_duplicates("image").set_index("image")
     matched = join["ferplus_image"].isin(named.index)
     join["emotion"] = pd.Series(pd.NA, index=join.index, dtype="string")
@@ -110,3 +128,18 @@ def folder_labels(ferplus_dir: Path) -> pd.DataFrame:
     join.loc[matched, "emotion"] = named.loc[images, "emotion"].to_numpy()
     join.loc[matched, "reason"] = named.loc[images, "reason"].to_numpy()
     return join.set_index("file")[["emotion", "reason"]]
+
+
+def folder_to_csv_rows(votes: pd.DataFrame, ferplus_dir: Path) -> pd.Series:
+    """Image-folder file (e.g. ``train/angry/Training_10118481.jpg``) -> 0-based fer2013.csv row.
+
+    ``votes``: ``read_votes`` of the fer2013new.csv aligned with the CSV. Goes through the folder
+    -> FER+ name join in ``ferplus_dir``; files without a one-to-one FER+ image, and FER+ names
+    that several rows carry, have no row and are left out.
+    """
+    names = votes["image"]
+    names = names[(names != "") & ~names.duplicated(keep=False)]
+    row_of = pd.Series(names.index.to_numpy(), index=names.to_numpy())
+    join = read_folder_join(ferplus_dir)
+    rows = join["ferplus_image"].map(row_of)
+    return pd.Series(rows.to_numpy(), index=join["file"].to_numpy()).dropna().astype(int)

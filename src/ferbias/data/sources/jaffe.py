@@ -42,7 +42,7 @@ def load_jaffe(path: Path) -> LoadResult:
     """Load JAFFE from ``path`` (the ``jaffedbase`` folder or the folder holding it)."""
     root = dataset_root(path, "jaffedbase", source=NAME, layout=LAYOUT)
     rows, skipped = [], []
-    for name in list_files(root):
+    for name in list_files(root, skipped):
         match = FILE_NAME.match(name)
         where = str(root / name)
         if not is_image_name(name):

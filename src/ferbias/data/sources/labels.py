@@ -11,9 +11,11 @@ A labels file is a CSV or Parquet with a key column and label columns:
 
 Several rows may name the same image: a human annotator's row (gender_source starting with
 ``annotator``) wins over automatic ones; among rows of the same kind the last one wins. Labels
-override the gender the source itself gave. Keys that match no Manifest row are reported in
-``skipped`` (path = the key) and logged, unless they name an image the source already skipped
-(e.g. one that FER+ dropped): that image is reported once, by the source.
+override the gender the source itself gave. Label rows are not files, so rows whose key matches
+no Manifest row (e.g. a labels file of all FER-2013 joined onto a subset) are not ``skipped``:
+they are counted in one line of ``LoadResult.notes``, with a few examples; rows naming an image
+the source already skipped (e.g. one that FER+ dropped) are left out of that count, as the source
+reports that image.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ferbias.data.schema import GENDERS, make_manifest
-from ferbias.data.sources.base import SOURCES, LoadResult, register_source, skipped_frame
+from ferbias.data.sources.base import (
+    SOURCES,
+    UNREADABLE_CSV,
+    LoadResult,
+    read_csv_file,
+    register_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +43,14 @@ NO_GENDER = "labels file {path}: needs a 'gender' column; found {columns}"
 BAD_GENDER = "labels file {path}, row {row}: gender {value!r} is not one of {allowed}"
 BAD_P_FEMALE = "labels file {path}, row {row}: p_female {value!r} is not a number in [0, 1]"
 MISSING_LABELS = "labels file {path} does not exist; expected " + LAYOUT
-UNKNOWN_KEY = "labels file {path}, row {row}: key matches no image of the manifest"
-AMBIGUOUS_KEY = "labels file {path}, row {row}: file key matches images of several sources"
+UNMATCHED_ROWS = (
+    "labels file {path}: {count:,} of {total:,} row(s) name no image here, e.g. {examples}"
+)
+AMBIGUOUS_ROWS = (
+    "labels file {path}: {count:,} row(s) name a file that several sources hold, e.g. {examples}; "
+    "key them by sample_id instead"
+)
+NOTE_EXAMPLES = 3
 
 GENDER_ALIASES = {
     "female": "female",
@@ -49,11 +63,15 @@ GENDER_ALIASES = {
 }
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet file (by suffix) as a DataFrame."""
-    if path.suffix.lower() in {".parquet", ".pq"}:
+def read_table(path: Path, *, expected: str = LAYOUT) -> pd.DataFrame:
+    """A CSV (all text) or Parquet file (by suffix) as a DataFrame; an unreadable file raises
+    ``ValueError`` naming it and ``expected``."""
+    if path.suffix.lower() not in {".parquet", ".pq"}:
+        return read_csv_file(path, expected=expected, dtype=str, keep_default_na=False)
+    try:
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise ValueError(UNREADABLE_CSV.format(path=path, error=error, expected=expected)) from None
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
@@ -124,37 +142,41 @@ def _gender_sources(table: pd.DataFrame, path: Path) -> pd.Series:
 def join_labels(result: LoadResult, labels_path: str | Path) -> LoadResult:
     """``result`` with gender / gender_source / p_female taken from the labels file."""
     labels_path = Path(labels_path)
-    labels = read_labels(labels_path)
+    return join_label_table(result, read_labels(labels_path), labels_path)
+
+
+def join_label_table(result: LoadResult, labels: pd.DataFrame, labels_path: Path) -> LoadResult:
+    """``join_labels`` for labels already read (``read_labels``) from ``labels_path``."""
     manifest = result.manifest.copy()
     known = _positions(manifest["sample_id"], labels["sample_id"]) >= 0
     by_id = labels["sample_id"].where(known)
     by_file = _file_index(manifest)
     from_file = pd.Series(by_file.reindex(labels["file"].fillna("")).to_numpy(), dtype="string")
-    labels["target"] = by_id.where(labels["sample_id"].notna(), from_file)
+    labels = labels.assign(target=by_id.where(labels["sample_id"].notna(), from_file))
     labels = labels[~labels["file"].isin(_skipped_files(result))]
-    skipped = _unmatched(labels, by_file, labels_path)
+    notes = _unmatched_notes(labels, by_file, labels_path)
     labels = labels.dropna(subset=["target"])
     labels["rank"] = labels["gender_source"].str.startswith("annotator").astype(int)
     labels = labels.sort_values(["rank", "row"], kind="stable")
     labels = labels.drop_duplicates("target", keep="last").set_index("target")
     manifest = _apply(manifest, labels)
-    if skipped:
-        log.warning("%d label row(s) of %s matched no image", len(skipped), labels_path)
-    all_skipped = pd.concat([result.skipped, skipped_frame(skipped)], ignore_index=True)
-    return LoadResult(manifest=make_manifest(manifest), skipped=all_skipped)
+    for note in notes:
+        log.info(note)
+    return LoadResult(make_manifest(manifest), result.skipped, (*result.notes, *notes))
 
 
-def _unmatched(labels: pd.DataFrame, by_file: pd.Series, path: Path) -> list[tuple[str, str]]:
-    """(key, reason) for every label row that names no image, or an ambiguous file."""
-    ambiguous_files = set(by_file.index[by_file.isna()])
-    out = []
-    for r in labels[labels["target"].isna()].itertuples(index=False):
-        if pd.notna(r.sample_id):
-            out.append((r.sample_id, UNKNOWN_KEY.format(path=path, row=r.row)))
-        else:
-            message = AMBIGUOUS_KEY if r.file in ambiguous_files else UNKNOWN_KEY
-            out.append((str(r.file), message.format(path=path, row=r.row)))
-    return out
+def _unmatched_notes(labels: pd.DataFrame, by_file: pd.Series, path: Path) -> list[str]:
+    """One line for the label rows that name no image, one for those naming an ambiguous file."""
+    unmatched = labels[labels["target"].isna()]
+    keys = unmatched["sample_id"].fillna(unmatched["file"]).astype(str)
+    ambiguous = unmatched["sample_id"].isna() & unmatched["file"].isin(by_file.index)
+    notes = []
+    for mask, message in ((~ambiguous, UNMATCHED_ROWS), (ambiguous, AMBIGUOUS_ROWS)):
+        if mask.any():
+            examples = ", ".join(keys[mask].head(NOTE_EXAMPLES))
+            count, total = int(mask.sum()), len(labels)
+            notes.append(message.format(path=path, count=count, total=total, examples=examples))
+    return notes
 
 
 def _skipped_files(result: LoadResult) -> set[str]:

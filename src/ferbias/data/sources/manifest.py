@@ -15,7 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from ferbias.data.schema import EMOTION_ALIASES
-from ferbias.data.sources.base import LoadResult, finish, register_source, require_file
+from ferbias.data.sources.base import (
+    LoadResult,
+    finish,
+    name_problem,
+    register_source,
+    require_file,
+)
 from ferbias.data.sources.labels import GENDER_ALIASES, read_table
 
 NAME = "manifest"
@@ -24,6 +30,7 @@ SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 NO_PATH_COLUMN = "manifest file {path}: needs a 'path' column; found {columns}"
 BAD_VALUE = "manifest file {path}, row {row}: {column} {value!r} is not valid; allowed: {allowed}"
 FILE_MISSING = "listed in {manifest} (row {row}) but the file does not exist"
+BAD_PATH = "listed in {manifest} (row {row}); its {problem}"
 EMPTY = "manifest file {path} has no rows; expected " + LAYOUT
 
 
@@ -63,7 +70,7 @@ def _fields(record: dict, path: Path, i: int) -> dict:
 def load_manifest(path: Path, *, source: str = NAME) -> LoadResult:
     """Load a user manifest; rows keep ``source`` (default "manifest") as their source name."""
     path = require_file(path, source=NAME, layout=LAYOUT)
-    table = read_table(path)
+    table = read_table(path, expected=LAYOUT)
     if "path" not in table:
         raise ValueError(NO_PATH_COLUMN.format(path=path, columns=list(table.columns)))
     if table.empty:
@@ -73,10 +80,13 @@ def load_manifest(path: Path, *, source: str = NAME) -> LoadResult:
         fields = _fields(record, path, i)
         written = _text(record["path"])
         image = Path(written) if Path(written).is_absolute() else path.parent / written
-        if not image.is_file():
+        problem = name_problem(written)
+        if problem is not None:
+            skipped.append((written, BAD_PATH.format(manifest=path, row=i, problem=problem)))
+        elif not image.is_file():
             skipped.append((str(image), FILE_MISSING.format(manifest=path, row=i)))
-            continue
-        rows.append(
-            {"sample_id": f"{source}:{written}", "source": source, "path": str(image), **fields}
-        )
+        else:
+            rows.append(
+                {"sample_id": f"{source}:{written}", "source": source, "path": str(image), **fields}
+            )
     return finish(rows, skipped)

@@ -21,6 +21,7 @@ from ferbias.data.sources.base import (
     is_image_name,
     list_files,
     not_an_image_reason,
+    read_csv_file,
     register_source,
     require_dir,
     row,
@@ -57,7 +58,7 @@ UNKNOWN_EMOTION = "image name {stem!r} is not one of {allowed}"
 
 def read_sets(csv: Path) -> pd.DataFrame:
     """The per-set CSV as ``set_id`` (str) -> gender (canonical), age (Int64), country."""
-    table = pd.read_csv(csv, sep=";", dtype=str, keep_default_na=False)
+    table = read_csv_file(csv, expected=LAYOUT, sep=";", dtype=str, keep_default_na=False)
     missing = [c for c in CSV_COLUMNS if c not in table]
     if missing:
         raise ValueError(BAD_CSV.format(path=csv, missing=missing, expected=";".join(CSV_COLUMNS)))
@@ -87,11 +88,11 @@ def load_trainingdata_fer(path: Path, *, csv: str | Path | None = None) -> LoadR
     if not (root / "images").is_dir():
         raise FileNotFoundError(NO_IMAGES.format(path=root))
     rows, skipped = [], []
-    for folder in sub_folders(root / "images"):
+    for folder in sub_folders(root / "images", skipped):
         person = sets.loc[folder.name] if folder.name in sets.index else None
         if person is None:
             log.warning("trainingdata-fer: set %s is not in the CSV; gender unknown", folder.name)
-        for name in list_files(folder):
+        for name in list_files(folder, skipped):
             where, stem = str(folder / name), Path(name).stem
             if not is_image_name(name):
                 skipped.append((where, not_an_image_reason(name)))

@@ -19,6 +19,7 @@ from ferbias.data.sources.base import (
     empty_folder_error,
     finish,
     list_files,
+    read_csv_file,
     register_source,
     row,
 )
@@ -38,7 +39,7 @@ def load_utkface(path: Path, *, min_age: int | None = None) -> LoadResult:
     """Load UTKFace from ``path`` (``crop_part1`` or its parent); ``min_age`` skips children."""
     root = dataset_root(path, "crop_part1", source=NAME, layout=LAYOUT)
     rows, skipped = [], []
-    for name in list_files(root):
+    for name in list_files(root, skipped):
         match = FILE_NAME.match(name)
         if match is None:
             skipped.append((str(root / name), BAD_NAME))
@@ -71,7 +72,7 @@ def duplicate_groups(path: Path) -> pd.DataFrame:
     """
     path = Path(path)
     tsv = path / DUPLICATES_FILE if path.is_dir() else path
-    table = pd.read_csv(tsv, sep="\t", dtype=str)
+    table = read_csv_file(tsv, expected="a tab-separated md5 duplicate list", sep="\t", dtype=str)
     table["file"] = table["files"].str.split(",")
     out = table.explode("file")[["file", "md5", "gender_conflict"]].rename(columns={"md5": "group"})
     out["gender_conflict"] = out["gender_conflict"].str.lower().eq("yes")
