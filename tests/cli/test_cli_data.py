@@ -73,13 +73,13 @@ def test_summary_filters_emotions_and_rejects_unknown(ck_folder):
     assert bad.exit_code != 0
 
 
-def test_loader_errors_exit_1_with_a_message(tmp_path):
+def test_loader_errors_exit_2_with_a_message(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = runner.invoke(app, ["data", "summary", "ckplus48", "--path", str(empty)])
-    assert result.exit_code == 1 and "cannot load ckplus48" in result.output
+    assert result.exit_code == 2 and "error: ckplus48: folder" in result.output
     unknown = runner.invoke(app, ["data", "summary", "nosuchset", "--path", str(empty)])
-    assert unknown.exit_code == 1 and "fer2013" in unknown.output  # lists the valid names
+    assert unknown.exit_code == 2 and "fer2013" in unknown.output  # lists the valid names
 
 
 def test_prepare_writes_npz_and_hits_cache(ck_folder, tmp_path):

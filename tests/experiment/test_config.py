@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ferbias.experiment.spec import SpecError, apply_overrides, load_spec, spec_from_dict
+from ferbias.experiment.spec import (
+    SpecError,
+    apply_overrides,
+    load_spec,
+    output_path,
+    spec_from_dict,
+)
 
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"
 MINIMAL = {"name": "toy", "data": {"sources": [{"source": "manifest", "path": "x.csv"}]}}
@@ -35,7 +41,13 @@ def test_minimal_spec_has_the_study_defaults():
         ("executor=slurm", "executor", "'local', 'processes' or 'ray'"),
         ("data.sizes.train={female: 10, child: 3}", "data", "allowed: data.groups"),
         ("train.learning_rate=0.1", "train.learning_rate", "Extra inputs are not permitted"),
-        ("name=has space", "name", "pattern"),
+        ("name=has space", "name", "is not a folder name"),
+        ("name=..", "name", "not starting with '.'"),
+        ("name=.", "name", "not starting with '.'"),
+        ("name=a/b", "name", "is not a folder name"),
+        ("train.seeds=[0, -1]", "train.seeds.1", "greater than or equal to 0"),
+        ("data.split_seed=-3", "data.split_seed", "greater than or equal to 0"),
+        ("data.groups=[female, ../m]", "data.groups", "cannot be part of a run folder name"),
     ],
 )
 def test_validation_errors_name_the_field_and_what_is_allowed(override, field, allowed):
@@ -89,3 +101,34 @@ def test_load_spec_rejects_a_non_mapping(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(SpecError, match="must be a YAML mapping"):
         load_spec(path)
+
+
+def test_invalid_yaml_is_one_line_naming_the_file_and_place(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ndata: [\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML: ") and "(line 3, column 1)" in message
+    assert "\n" not in message
+
+
+def test_a_spec_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecError, match=rf"{path}: not UTF-8 text"):
+        load_spec(path)
+
+
+def test_an_override_value_that_is_not_yaml_names_the_override():
+    with pytest.raises(SpecError, match=r"override 'train.seeds=\[0,': the value is not valid"):
+        apply_overrides(MINIMAL, ["train.seeds=[0,"])
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "/abs", "a/../../b"])
+def test_result_paths_never_leave_out(tmp_path, name):
+    with pytest.raises(ValueError, match="would put results outside"):
+        output_path(tmp_path, name)
+    assert output_path(tmp_path, "quick", "female-baseline-s0") == tmp_path / "quick" / (
+        "female-baseline-s0"
+    )

@@ -1,4 +1,4 @@
-"""The ``ferbias`` command: one typer app with a sub-app per area."""
+"""The ``ferbias`` command: one typer app with a sub-app per area, inside one error boundary."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import logging
 import typer
 
 from ferbias.cli import data, experiment, gender, gold, models
+from ferbias.cli.errors import DEBUG_KEY, ErrorBoundary
 
 app = typer.Typer(
+    cls=ErrorBoundary,
     help="Group-isolation experiments for facial emotion recognition.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -25,5 +27,12 @@ app.command("report")(experiment.report)
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")):
+def main(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+    debug: bool = typer.Option(
+        False, "--debug", help="On an error, show the full traceback instead of one line."
+    ),
+):
+    ctx.meta[DEBUG_KEY] = debug
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ferbias.data.schema import EMOTIONS, STUDY_EMOTIONS
@@ -22,6 +24,7 @@ BAD_EMOTIONS = "--emotions {bad} not canonical; use 'study', 'all' or names from
 NOT_NPZ = "--out {out} must end in .npz"
 BAD_OPTION = "--option {item!r}: expected key=value, e.g. --option angles=all"
 OPTION_HELP = "a source option key=value (repeatable), e.g. angles=all for kdef"
+NO_IMAGES = "{source} at {path}: no images of the chosen emotions to summarise or prepare"
 
 
 @app.command("list")
@@ -59,28 +62,51 @@ def _parse_options(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(BAD_OPTION.format(item=item))
+            raise typer.BadParameter(BAD_OPTION.format(item=item), param_hint="--option")
         options[key.strip()] = yaml.safe_load(text)
     return options
 
 
 def _load(source: str, path: Path, emotions: str | None, options: list[str] | None = None):
-    """LoadResult of ``source`` (with ``--option`` values) with rows restricted to ``emotions``."""
-    from ferbias.data.sources import LoadResult, load_source
+    """LoadResult of ``source`` (with ``--option`` values) with rows restricted to ``emotions``;
+    its notes are printed."""
+    from ferbias.data.sources import load_source
 
     parsed = _parse_options(options)
+    keep = _parse_emotions(emotions)
     try:
         result = load_source(source, path, **parsed)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        console.print(
-            f"[bold red]cannot load {source}:[/bold red] {error.args[0] if error.args else error}"
-        )
-        raise typer.Exit(1) from None
-    keep = _parse_emotions(emotions)
+    except TypeError as error:  # an --option the source does not take
+        if not parsed:
+            raise
+        raise typer.BadParameter(str(error), param_hint="--option") from None
+    for note in result.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
     if keep is None:
         return result
     manifest = result.manifest[result.manifest["emotion"].isin(keep)].reset_index(drop=True)
-    return LoadResult(manifest, result.skipped)
+    return replace(result, manifest=manifest)
+
+
+def _report_problems(source: str, path: Path, skipped: pd.DataFrame, failures: pd.DataFrame):
+    """Files skipped or failed: counts and a few examples per reason, the full list to a file."""
+    from ferbias.data import problems
+    from ferbias.data.images import cache_root
+
+    table = problems.collect_problems(skipped, failures)
+    if table.empty:
+        return
+    summary = problems.summarise_problems(table)
+    console.print(_table(f"{source}: files skipped or failed, by reason", summary, index=False))
+    full = problems.write_problems(
+        problems.default_problems_file(cache_root(), source, path), table
+    )
+    console.print(f"full list of the {len(table):,} files: {full}", soft_wrap=True)
+
+
+def _require_images(manifest: pd.DataFrame, source: str, path: Path) -> None:
+    if manifest.empty:
+        raise ValueError(NO_IMAGES.format(source=source, path=path))
 
 
 def _table(title: str, frame: pd.DataFrame, *, index: bool = True) -> Table:
@@ -97,7 +123,7 @@ def _table(title: str, frame: pd.DataFrame, *, index: bool = True) -> Table:
                 if isinstance(v, float)
                 else f"{v:,}"
                 if isinstance(v, int | np.integer)
-                else str(v)
+                else escape(str(v))
                 for v in row
             )
         )
@@ -150,6 +176,7 @@ def summary(
 
     result = _load(source, path, emotions, option)
     manifest = result.manifest
+    _require_images(manifest, source, path)
     console.print(_table(f"{source}: images per emotion x gender/split", _counts(manifest)))
     subjects = _subjects(manifest)
     if subjects is not None:
@@ -176,13 +203,7 @@ def summary(
             f"{source}: quality", pd.Series(overview, name="value").rename_axis("check").to_frame()
         )
     )
-    if len(result.skipped):
-        skipped = result.skipped["reason"].value_counts().rename_axis("reason").to_frame("files")
-        console.print(_table(f"{source}: skipped files by reason", skipped))
-    if len(prepared.failures):
-        console.print(
-            _table(f"{source}: failures (first 10)", prepared.failures.head(10), index=False)
-        )
+    _report_problems(source, path, result.skipped, prepared.failures)
     _print_statistics(source, kept, prepared.pixels)
 
 
@@ -219,15 +240,19 @@ def prepare(
     from ferbias.io import atomic_path
 
     if out is not None and out.suffix != ".npz":
-        raise typer.BadParameter(NOT_NPZ.format(out=out))
-    manifest = _load(source, path, emotions, option).manifest
+        raise typer.BadParameter(NOT_NPZ.format(out=out), param_hint="--out")
+    result = _load(source, path, emotions, option)
+    manifest = result.manifest
+    _require_images(manifest, source, path)
     prepared = images.prepare(
         manifest, size=size, face_crop=face_crop, on_no_face=on_no_face, workers=workers
     )
     state = "cache hit" if prepared.from_cache else "prepared"
     counts = f"{len(prepared.pixels):,} of {len(manifest):,} images"
-    console.print(f"{state}: {counts}, {len(prepared.failures):,} failures")
-    console.print(f"cache: {prepared.cache_path}")
+    skips = f"{len(result.skipped):,} files skipped by the loader"
+    console.print(f"{state}: {counts}, {len(prepared.failures):,} failures; {skips}")
+    _report_problems(source, path, result.skipped, prepared.failures)
+    console.print(f"cache: {prepared.cache_path}", soft_wrap=True)
     if out is not None:
         labels = manifest.set_index("sample_id").loc[prepared.sample_ids]
         columns = {
@@ -251,12 +276,7 @@ def fetch(
     timeout: float = typer.Option(5.0, "--timeout", help="seconds to wait for the network"),
 ) -> None:
     """Download a data set (FER-2013 via kagglehub); offline -> a clear message and exit code 1."""
-    from ferbias.data.fetch import FetchError
     from ferbias.data.fetch import fetch as fetch_dataset
 
-    try:
-        folder = fetch_dataset(name, to, timeout=timeout)
-    except (FetchError, KeyError) as error:
-        console.print(f"[bold red]fetch failed:[/bold red] {error.args[0]}")
-        raise typer.Exit(1) from None
-    console.print(f"{name} is in {folder}")
+    folder = fetch_dataset(name, to, timeout=timeout)
+    console.print(f"{name} is in {folder}", soft_wrap=True)

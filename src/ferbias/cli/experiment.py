@@ -16,12 +16,16 @@ from ferbias.experiment.pipeline import (
     prepare_experiment,
     run_experiment,
 )
-from ferbias.experiment.spec import SpecError, load_spec
+from ferbias.experiment.spec import load_spec
 
 app = typer.Typer(help="experiment commands.", no_args_is_help=True)
 console = Console()
 
 NO_EXPERIMENT = "{path} holds no experiment.json; expected a folder written by `ferbias run`"
+RUNS_FAILED = (
+    "{failed} of {total} run(s) failed (each one's error is above); fix the cause and run the same "
+    "command again: finished runs are kept"
+)
 
 
 def run(
@@ -38,13 +42,10 @@ def run(
     overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. train.epochs=2."),
 ) -> None:
     """Run an experiment spec: train every run, evaluate on every test set, write the report."""
-    try:
-        experiment = load_spec(spec, overrides)
-        prepared = prepare_experiment(experiment, out)
-    except (SpecError, ValueError, KeyError) as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(2) from None
     from ferbias.experiment.executors import create_executor
+
+    experiment = load_spec(spec, overrides)
+    prepared = prepare_experiment(experiment, out)
 
     kind = executor or experiment.executor
     runner = create_executor(kind, address=address, workers=workers)
@@ -53,10 +54,10 @@ def run(
         return
     with _progress() as progress:
         failed = _execute(prepared, runner, progress)
-    _write_report(prepared.out_dir)
+    if failed < len(prepared.runs):
+        _write_report(prepared.out_dir)
     if failed:
-        console.print(f"[red]{failed} run(s) failed[/red]; run the same command again to resume")
-        raise typer.Exit(1)
+        raise RuntimeError(RUNS_FAILED.format(failed=failed, total=len(prepared.runs)))
 
 
 def _progress() -> Progress:
@@ -137,8 +138,5 @@ def report(
 ) -> None:
     """Write the HTML and Markdown report of an experiment folder and print their paths."""
     if not (experiment_dir / "experiment.json").is_file():
-        console.print(
-            f"[red]error:[/red] {NO_EXPERIMENT.format(path=experiment_dir)}", soft_wrap=True
-        )
-        raise typer.Exit(2)
+        raise FileNotFoundError(NO_EXPERIMENT.format(path=experiment_dir))
     _write_report(experiment_dir)

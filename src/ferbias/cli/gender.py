@@ -102,7 +102,7 @@ def write_provenance(out: Path, labeller, *, tau: float, source: str, coverage: 
 def train(
     out: Path = typer.Option(None, help="Weights file (default: the packaged one)."),
     data: Path | None = typer.Option(None, help="Shared data folder (default $FERBIAS_DATA)."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, min=0),
     epochs: int | None = typer.Option(None, help="Override the recipe's epochs."),
     run_dir: Path | None = typer.Option(None, help="Checkpoint folder (resumable)."),
     init: Path | None = typer.Option(None, help="Weights to continue training from."),

@@ -6,6 +6,7 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import typer
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ferbias.data.schema import STUDY_EMOTIONS
+from ferbias.data.splits import require_every_emotion
 from ferbias.io import write_json_atomic
 from ferbias.models import MODELS, count_parameters, create_model, forward_mflops, list_models
 from ferbias.training.data import ALL_GROUPS, EmptyGroup, load_training_data
@@ -63,7 +65,7 @@ def train(
     model: str = typer.Option("paper-cnn", "--model", help="See `ferbias models list`."),
     epochs: int | None = typer.Option(None, "--epochs", help="Default: the variant's (20)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Default: the variant's."),
-    seed: int = typer.Option(0, "--seed", help="Training seed (init, order, augmentation)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Training seed (init, order, augmentation)."),
     out: Path = typer.Option(..., "--out", help="Run folder; an interrupted run resumes."),
     emotions: str = typer.Option(",".join(STUDY_EMOTIONS), "--emotions", help="Comma list."),
     limit: int | None = typer.Option(None, "--limit", help="At most LIMIT train images (demo)."),
@@ -80,6 +82,9 @@ def train(
         )
     except EmptyGroup as error:
         raise typer.BadParameter(str(error), param_hint="--group") from error
+    trained_on = [names[i] for i in np.unique(data.train_y)]
+    where = f"{source} {path}, group {group!r}, train split"
+    require_every_emotion(trained_on, names, where=where)
     meta = {
         "run_id": out.name,
         "experiment": "cli",

@@ -50,6 +50,7 @@ BAD_CSV_ROW = "{path!r} row {row}: {error}; expected a 'pixels' column of 2304 (
 BAD_ON_NO_FACE = "on_no_face={value!r}; expected one of {allowed}"
 BAD_COLOR = "color={value!r}; expected one of {allowed}"
 PARTIAL_BOX = "manifest has face box column(s) {present} but lacks {missing}; expected all of {all}"
+BAD_SIZE = "size={value!r}; expected the output side in pixels, a whole number >= 1 (e.g. 48)"
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ def prepare(
         raise ValueError(BAD_ON_NO_FACE.format(value=on_no_face, allowed=ON_NO_FACE))
     if color not in COLORS:
         raise ValueError(BAD_COLOR.format(value=color, allowed=COLORS))
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(BAD_SIZE.format(value=size))
     flags = _face_crop_flags(manifest, face_crop)
     key = cache_key(manifest, flags, size, on_no_face, color=color, crop_scale=crop_scale)
     path = Path(cache_dir or cache_root()) / f"prepared-{size}-{key}.npz"

@@ -13,7 +13,7 @@ counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,10 @@ DUPLICATES_MISALIGNED = (
     "duplicate_groups must have a sample_id for every manifest row; missing e.g. {examples}"
 )
 UNKNOWN_COLUMN = "manifest has no column {column!r}; expected one of {columns}"
+NO_EMOTION_IMAGES = (
+    "{where}: no images of emotion(s) {missing}, so a model would have an empty class; "
+    "images exist for {present}. Drop the emotion(s) or add images"
+)
 
 
 def make_splits(
@@ -177,6 +181,15 @@ def check_disjoint(
             raise AssertionError(
                 DUPLICATE_STRADDLES.format(examples=list(mixed[mixed > 1].index[:3]))
             )
+
+
+def require_every_emotion(present: Iterable[str], emotions: Sequence[str], *, where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` and each of ``emotions`` absent from ``present``."""
+    seen = set(present)
+    missing = [e for e in emotions if e not in seen]
+    if missing:
+        have = [e for e in emotions if e in seen]
+        raise ValueError(NO_EMOTION_IMAGES.format(where=where, missing=missing, present=have))
 
 
 def match_group_sizes(

@@ -22,6 +22,10 @@ from ferbias.experiment.spec import MIXED, DataSpec, ExperimentSpec, SourceSpec
 log = logging.getLogger(__name__)
 
 NO_ROWS = "data: no images left for group {group!r} in split {split!r} (emotions {emotions})"
+NO_MATCHED_ROWS = (
+    "data: matching sizes leaves no images for group {group!r} in split {split!r}: no emotion has "
+    "images in every group there"
+)
 SIZE_SHORT = "data.sizes.%s.%s asks for %d images; only %d available, using all"
 IMAGES_FAILED = "%d image(s) could not be prepared and are left out, e.g. %s"
 SPLITS = ("train", "val")
@@ -84,6 +88,8 @@ def load_manifest(source_specs: list[SourceSpec]) -> pd.DataFrame:
         result = sources.load_source(spec.source, spec.resolved_path(), **spec.options)
         if len(result.skipped):
             log.info("%s: %d file(s) skipped", spec.source, len(result.skipped))
+        for note in result.notes:
+            log.info("%s: %s", spec.source, note)
         frames.append(result.manifest.assign(face_crop=spec.face_crop))
     return pd.concat(frames, ignore_index=True)
 
@@ -123,6 +129,7 @@ def _train_tables(
 ) -> dict[str, pd.DataFrame]:
     """Rows of each train group in one split: matched sizes (if asked), then the mixed draw."""
     cfg = spec.data
+    _check_groups(frame, cfg, split)
     if cfg.match_sizes and len(cfg.groups) > 1:
         frame = splits.match_group_sizes(
             frame, group_col=cfg.group_col, groups=cfg.groups, seed=cfg.split_seed
@@ -131,6 +138,18 @@ def _train_tables(
     if MIXED in spec.train.groups:
         table[MIXED] = draw_mixed(table, cfg.groups, rng)
     return {g: table[g] for g in spec.train.groups}
+
+
+def _check_groups(frame: pd.DataFrame, cfg: DataSpec, split: str) -> None:
+    """Every group has images in ``split`` and, in train, images of every emotion (named if not),
+    checked before matching sizes, which would empty the other groups too."""
+    for group in cfg.groups:
+        rows = frame[frame[cfg.group_col].astype("string") == group]
+        if rows.empty:
+            raise ValueError(NO_ROWS.format(group=group, split=split, emotions=cfg.emotions))
+        if split == "train":
+            where = f"data: group {group!r}, split {split!r}"
+            splits.require_every_emotion(rows["emotion"], cfg.emotions, where=where)
 
 
 def find_duplicates(
@@ -151,7 +170,7 @@ def find_duplicates(
 def _rows_of(frame: pd.DataFrame, cfg: DataSpec, group: str, split: str) -> pd.DataFrame:
     rows = frame[frame[cfg.group_col].astype("string") == group].reset_index(drop=True)
     if rows.empty:
-        raise ValueError(NO_ROWS.format(group=group, split=split, emotions=cfg.emotions))
+        raise ValueError(NO_MATCHED_ROWS.format(group=group, split=split))
     return rows
 
 

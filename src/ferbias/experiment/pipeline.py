@@ -28,7 +28,7 @@ from ferbias.experiment.grid import (
     validate_names,
 )
 from ferbias.experiment.runner import SKIPPED, RunOutcome
-from ferbias.experiment.spec import ExperimentSpec
+from ferbias.experiment.spec import ExperimentSpec, output_path
 from ferbias.io import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,14 @@ class PreparedExperiment:
     out_dir: Path
 
     def run_dir(self, run: RunConfig) -> Path:
-        return self.out_dir / run.run_id
+        return output_path(self.out_dir, run.run_id)
 
 
 def prepare_experiment(spec: ExperimentSpec, out: str | Path) -> PreparedExperiment:
     """Check names, load and split the data, plan the grid under ``out/<experiment>``."""
     validate_names(spec)
     data = build_data(spec)
-    return PreparedExperiment(spec, data, plan_runs(spec, data), Path(out) / spec.name)
+    return PreparedExperiment(spec, data, plan_runs(spec, data), output_path(out, spec.name))
 
 
 def run_experiment(

@@ -9,8 +9,9 @@ point it at synthetic data.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -32,6 +33,20 @@ UNKNOWN_OPTIONS_MODEL = (
     "train.model_options names model {bad!r}, which is not in train.models {models}"
 )
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
+NOT_YAML = "{source}: not valid YAML: {problem} (line {line}, column {column})"
+NOT_TEXT = "{source}: not UTF-8 text ({error}); expected a YAML experiment spec"
+OVERRIDE_NOT_YAML = "override {item!r}: the value is not valid YAML: {problem}"
+BAD_FOLDER_NAME = (
+    "{value!r} is not a folder name: expected letters, digits, '_', '-' and '.', "
+    "not starting with '.' (it names the folder OUT/<name>)"
+)
+BAD_GROUP_NAME = (
+    "group {value!r} cannot be part of a run folder name: no '/', '\\', NUL, and not '.' or '..'"
+)
+ESCAPES_OUT = "{name!r} would put results outside {out}; expected a plain folder name"
+FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+Seed = Annotated[int, Field(ge=0)]  # numpy and torch generators take seeds >= 0
 
 
 class SpecError(ValueError):
@@ -85,7 +100,7 @@ class DataSpec(_Strict):
     sizes: SizesSpec = Field(default_factory=SizesSpec)
     val_fraction: float = Field(0.15, gt=0, lt=1, description="carved from train")
     test_fraction: float = Field(0.15, gt=0, lt=1, description="only where no official test")
-    split_seed: int = Field(0, description="seed of splits, size caps and matching")
+    split_seed: Seed = Field(0, description="seed of splits, size caps and matching")
     # Duplicate groups never straddle splits: "exact" hashes file bytes; "near" also finds
     # near-identical images (perceptual hash; prepares every image once, cached).
     duplicates: Literal["none", "exact", "near"] = "exact"
@@ -100,6 +115,14 @@ class DataSpec(_Strict):
         if len(emotions) < 2:
             raise ValueError("at least two emotions are needed")
         return emotions
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_fit_in_folder_names(cls, groups: list[str]) -> list[str]:
+        for group in groups:
+            if group in ("", ".", "..") or any(c in group for c in "/\\\0"):
+                raise ValueError(BAD_GROUP_NAME.format(value=group))
+        return groups
 
     @model_validator(mode="after")
     def _sizes_name_groups(self) -> DataSpec:
@@ -128,7 +151,7 @@ class TrainSpec(_Strict):
     groups: list[str] = Field(
         default_factory=lambda: ["female", "male", MIXED], min_length=1, description="train groups"
     )
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     epochs: int = Field(20, ge=1, description="the study trained 20 epochs")
     batch_size: int | None = Field(None, ge=1, description="None: the variant's (study: 64)")
 
@@ -136,12 +159,19 @@ class TrainSpec(_Strict):
 class ExperimentSpec(_Strict):
     """A whole experiment: its name, data, external test sets and training grid."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="folder name under --out")
+    name: str = Field(description="folder name under --out (letters, digits, _ - .)")
     description: str = ""
     data: DataSpec
     test_sets: list[TestSetSpec] = Field(default_factory=list)
     train: TrainSpec = Field(default_factory=TrainSpec)
     executor: Literal["local", "processes", "ray"] = "local"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, name: str) -> str:
+        if not FOLDER_NAME.match(name):
+            raise ValueError(BAD_FOLDER_NAME.format(value=name))
+        return name
 
     @model_validator(mode="after")
     def _train_groups_known(self) -> ExperimentSpec:
@@ -159,10 +189,35 @@ def load_spec(
     path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
 ) -> ExperimentSpec:
     """Read a YAML spec, apply dotted ``key=value`` overrides and validate it."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise SpecError(NOT_TEXT.format(source=path, error=error)) from None
+    except yaml.YAMLError as error:
+        raise SpecError(_yaml_message(path, error)) from None
     if not isinstance(raw, dict):
         raise SpecError(SPEC_NOT_MAPPING.format(source=path, kind=type(raw).__name__))
     return spec_from_dict(apply_overrides(raw, overrides), source=str(path))
+
+
+def _yaml_message(source: str | os.PathLike, error: yaml.YAMLError) -> str:
+    """One line: what the YAML parser objected to, and where."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else ("?", "?")
+    return NOT_YAML.format(source=source, problem=problem, line=line, column=column)
+
+
+def output_path(out: str | os.PathLike, *names: str) -> Path:
+    """``out/names[0]/names[1]/...``; ``ValueError`` when a name would leave ``out`` (an absolute
+    path, a separator, '..'): the check where result paths are built, behind the spec's own."""
+    path = Path(out)
+    for name in names:
+        child = path / name
+        if name in ("", ".", "..") or child.parent != path or Path(name).is_absolute():
+            raise ValueError(ESCAPES_OUT.format(name=name, out=path))
+        path = child
+    return path
 
 
 def spec_from_dict(raw: dict[str, Any], *, source: str = "<spec>") -> ExperimentSpec:
@@ -190,7 +245,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
             raise SpecError(OVERRIDE_SYNTAX.format(item=item))
         parts = key.strip().split(".")
         parent = _walk(result, parts[:-1], item)
-        _assign(parent, parts[-1], yaml.safe_load(text), item)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or "cannot parse"
+            raise SpecError(OVERRIDE_NOT_YAML.format(item=item, problem=problem)) from None
+        _assign(parent, parts[-1], value, item)
     return result
 
 

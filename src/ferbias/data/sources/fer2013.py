@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -38,8 +37,6 @@ from ferbias.data.sources.base import (
 )
 from ferbias.data.sources.labels import join_label_table, join_labels, read_labels
 
-log = logging.getLogger(__name__)
-
 NAME = "fer2013"
 LAYOUT = (
     "a folder with train/<emotion>/*.jpg and test/<emotion>/*.jpg (Kaggle msambare/fer2013), "
@@ -56,8 +53,9 @@ DEFAULT_GENDER_LABELS = Path(__file__).resolve().parents[4] / "labels" / "fer201
 NO_SPLIT_FOLDERS = "fer2013: {path} has neither train/ nor test/; expected " + LAYOUT
 BAD_LABELS_OPTION = "fer2013: labels={value!r}; expected 'fer' or 'ferplus'"
 CSV_COLUMNS = "fer2013 CSV {path}: missing column(s) {missing}; expected emotion, pixels, Usage"
-BAD_PIXEL_COUNT = "{path}, row {row}: {count} pixel values; expected {expected}"
-BAD_EMOTION_CODE = "{path}, row {row}: emotion code {code!r}; expected 0-6 ({names})"
+# Reasons of skipped rows; their path, "<csv>::<row>", names the file and the row.
+BAD_PIXEL_COUNT = "{count} pixel values; expected {expected}"
+BAD_EMOTION_CODE = "emotion code {code!r}; expected 0-6 ({names})"
 FERPLUS_LENGTH = "FER+ file {ferplus} has {n_plus} rows but {csv} has {n_csv}; they align by row"
 FERPLUS_USAGE = "FER+ file {ferplus}, row {row}: Usage {plus!r} differs from {csv}'s {fer!r}"
 CSV_LABELS_UNJOINED = (
@@ -182,7 +180,6 @@ def _join_csv_labels(
         rows = ferplus.folder_to_csv_rows(votes, _vote_folder(places))
     except (OSError, ValueError) as error:
         note = CSV_LABELS_UNJOINED.format(labels=labels_file, csv=path, error=error)
-        log.warning(note)
         joined = join_label_table(result, labels[~folder_keyed], labels_file)
         return LoadResult(joined.manifest, joined.skipped, (*joined.notes, note))
     mapped = labels["file"].map(rows)
@@ -204,10 +201,10 @@ def _csv_rows(path, table, counts, emotions, plus_reasons, labels) -> tuple[list
     ):
         where = f"{path}::{i}"
         if count != PIXELS:
-            reason = BAD_PIXEL_COUNT.format(path=path, row=i, count=count, expected=PIXELS)
+            reason = BAD_PIXEL_COUNT.format(count=count, expected=PIXELS)
             skipped.append((where, reason))
         elif pd.isna(emotion):
-            bad_code = BAD_EMOTION_CODE.format(path=path, row=i, code=code, names=CSV_EMOTIONS)
+            bad_code = BAD_EMOTION_CODE.format(code=code, names=CSV_EMOTIONS)
             skipped.append((where, plus_reason if labels == "ferplus" else bad_code))
         else:
             record = row(NAME, path.parent, f"{path.name}::{i}", emotion=emotion)

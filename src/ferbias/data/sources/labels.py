@@ -161,7 +161,7 @@ def join_label_table(result: LoadResult, labels: pd.DataFrame, labels_path: Path
     labels = labels.drop_duplicates("target", keep="last").set_index("target")
     manifest = _apply(manifest, labels)
     for note in notes:
-        log.info(note)
+        log.debug(note)
     return LoadResult(make_manifest(manifest), result.skipped, (*result.notes, *notes))
 
 
