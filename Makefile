@@ -2,8 +2,10 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-FERBIAS_DATA ?= ../shared/data
 FERBIAS_CACHE ?= .cache/ferbias
+# Data sets: ../shared/data beside the clone when it holds FER-2013, else the cache's data folder,
+# where `make demo` downloads FER-2013. Set FERBIAS_DATA to use another folder.
+FERBIAS_DATA ?= $(if $(wildcard ../shared/data/fer2013),../shared/data,$(FERBIAS_CACHE)/data)
 export FERBIAS_DATA FERBIAS_CACHE
 
 .PHONY: demo test lint format browser bench clean
@@ -18,7 +20,9 @@ $(BIN)/.installed: pyproject.toml
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# FER-2013 is fetched when missing (kagglehub; never prompts); CFD and JAFFE are optional.
 demo: $(BIN)/.installed
+	@$(BIN)/ferbias data fetch fer2013 --to "$(FERBIAS_DATA)/fer2013" < /dev/null
 	$(BIN)/ferbias run experiments/quick.yaml --out runs
 
 test: $(BIN)/.installed browser

@@ -4,6 +4,10 @@ Only FER-2013 can be fetched automatically (Kaggle ``msambare/fer2013`` through 
 which needs Kaggle credentials for some accounts). Every other data set is released under a
 request form or licence agreement: ``fetch`` names its official page and the folder layout the
 loader expects. Offline, ``fetch`` fails within ``timeout`` seconds instead of hanging.
+
+It never prompts: kagglehub runs in a child process with no terminal and an empty stdin, so a
+credential prompt (``kagglehub.login`` reads the terminal) ends the download with an error
+instead of waiting for an answer that a non-interactive run (``make demo`` in CI) never gives.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,16 +71,22 @@ BY_HAND = (
     "{name} cannot be downloaded automatically: request it at {url}, then unpack it into {to} "
     "so that it holds {layout}"
 )
+DATA_HINT = (
+    "or set FERBIAS_DATA to a folder whose {name}/ holds it (specs read $FERBIAS_DATA/{name})"
+)
 OFFLINE = (
     "cannot reach {host} within {timeout:g} s (offline?). Download {url} by hand and unpack it "
-    "into {to} so that it holds {layout}"
+    "into {to} so that it holds {layout}, " + DATA_HINT
 )
 DOWNLOAD_FAILED = (
     "kagglehub could not download {handle} ({error}). Check your Kaggle credentials "
     "(~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY), or download {url} by hand and "
-    "unpack it into {to} so that it holds {layout}"
+    "unpack it into {to} so that it holds {layout}, " + DATA_HINT
 )
 KAGGLE_HOST = "www.kaggle.com"
+# Run in the child process: prints the folder kagglehub downloaded to.
+PROMPTED = "it asked for input (a Kaggle credential prompt?), which ferbias never answers"
+KAGGLE_SCRIPT = "import sys, kagglehub; print(kagglehub.dataset_download(sys.argv[1]))"
 
 
 class FetchError(RuntimeError):
@@ -99,9 +111,21 @@ def reachable(host: str, *, timeout: float, port: int = 443) -> bool:
 
 
 def _kaggle_download(handle: str) -> Path:
-    import kagglehub
-
-    return Path(kagglehub.dataset_download(handle))
+    """kagglehub's download of ``handle`` in a child process without a terminal (see above)."""
+    log.info("downloading %s with kagglehub ...", handle)
+    done = subprocess.run(
+        [sys.executable, "-c", KAGGLE_SCRIPT, handle],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no controlling terminal: getpass cannot open /dev/tty
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        errors = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        raise RuntimeError(PROMPTED if errors[-1].startswith("EOFError") else errors[-1])
+    return Path(lines[-1])
 
 
 def fetch(
@@ -109,27 +133,28 @@ def fetch(
     to: str | Path,
     *,
     timeout: float = 5.0,
-    downloader: Callable[[str], Path] = _kaggle_download,
+    downloader: Callable[[str], Path] | None = None,
 ) -> Path:
     """Download data set ``name`` into the folder ``to`` and return ``to``.
 
     Raises ``KeyError`` for an unknown name and ``FetchError`` (with what to download and where
     to put it) when the data set must be requested by hand, the network is unreachable, or the
     download fails. A folder that already holds the data set is returned as it is.
+    ``downloader(handle) -> folder`` replaces kagglehub (tests).
     """
     if name not in FETCHABLE:
         raise KeyError(UNKNOWN_DATASET.format(name=name, known=sorted(FETCHABLE)))
     info, to = FETCHABLE[name], Path(to).expanduser()
-    where = {"url": info.url, "to": to, "layout": info.layout}
+    where = {"name": name, "url": info.url, "to": to, "layout": info.layout}
     if info.kaggle_handle is None:
-        raise FetchError(BY_HAND.format(name=name, **where))
+        raise FetchError(BY_HAND.format(**where))
     if (to / "train").is_dir() and (to / "test").is_dir():
         log.info("%s already present in %s", name, to)
         return to
     if not reachable(KAGGLE_HOST, timeout=timeout):
         raise FetchError(OFFLINE.format(host=KAGGLE_HOST, timeout=timeout, **where))
     try:
-        downloaded = downloader(info.kaggle_handle)
+        downloaded = (downloader or _kaggle_download)(info.kaggle_handle)
     except Exception as error:  # kagglehub raises many kinds; all mean "not downloaded"
         raise FetchError(
             DOWNLOAD_FAILED.format(handle=info.kaggle_handle, error=error, **where)

@@ -27,6 +27,8 @@ NO_MATCHED_ROWS = (
     "images in every group there"
 )
 SIZE_SHORT = "data.sizes.%s.%s asks for %d images; only %d available, using all"
+OPTIONAL_MISSING = "{path} not found"
+SKIPPED_TEST_SET = "test set %s skipped (optional): %s"
 IMAGES_FAILED = "%d image(s) could not be prepared and are left out, e.g. %s"
 SPLITS = ("train", "val")
 
@@ -41,6 +43,7 @@ class ExperimentData:
     val: dict[str, pd.DataFrame]
     tests: dict[str, pd.DataFrame]
     pixels: dict[str, np.ndarray] = field(default_factory=dict)  # sample_id -> HxW uint8
+    skipped_tests: dict[str, str] = field(default_factory=dict)  # optional test set -> why
 
     def fingerprint(self, train_group: str) -> str:
         """Hash of the sample ids and labels a run of ``train_group`` trains and tests on."""
@@ -117,11 +120,17 @@ def build_data(spec: ExperimentSpec) -> ExperimentData:
     }
     train, val = (_train_tables(by_split[name], spec, name, rng) for name in SPLITS)
     tests = {cfg.name: _with_group(by_split["test"], cfg.group_col)}
+    skipped_tests = {}
     for test_set in spec.test_sets:
+        path = test_set.source.resolved_path()
+        if test_set.optional and not path.exists():
+            skipped_tests[test_set.name] = OPTIONAL_MISSING.format(path=path)
+            log.warning(SKIPPED_TEST_SET, test_set.name, skipped_tests[test_set.name])
+            continue
         external = load_manifest([test_set.source])
         external = external[external["emotion"].isin(cfg.emotions)]
         tests[test_set.name] = _with_group(external, cfg.group_col)
-    return ExperimentData(cfg.emotions, cfg.group_col, train, val, tests)
+    return ExperimentData(cfg.emotions, cfg.group_col, train, val, tests, {}, skipped_tests)
 
 
 def _train_tables(
@@ -252,6 +261,7 @@ def attach_pixels(data: ExperimentData, *, size: int) -> ExperimentData:
         {g: kept(f) for g, f in data.val.items()},
         {n: kept(f) for n, f in data.tests.items()},
         pixels,
+        data.skipped_tests,
     )
 
 

@@ -87,6 +87,7 @@ def experiment_record(prepared: PreparedExperiment) -> dict[str, Any]:
         "groups": list(spec.data.groups),
         "train_groups": list(spec.train.groups),
         "test_sets": list(data.tests),
+        "skipped_test_sets": dict(data.skipped_tests),
         "counts": data.counts().to_dict(orient="records"),
         "label_provenance": data.provenance().to_dict(orient="records"),
         "power": power_inputs(data, list(spec.data.groups)),

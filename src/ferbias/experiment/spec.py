@@ -139,6 +139,9 @@ class TestSetSpec(_Strict):
 
     name: str
     source: SourceSpec
+    # True: when its path does not exist the experiment runs without it, says so in one line,
+    # and records it in experiment.json and the report (data sets that cannot be downloaded).
+    optional: bool = False
 
 
 class TrainSpec(_Strict):

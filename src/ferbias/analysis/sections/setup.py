@@ -29,6 +29,8 @@ def setup_blocks(a: Analysis) -> list:
         "test sets": ", ".join(sorted(a.scored["test_set"].unique())),
         "finished runs": str(len(runs)),
     }
+    for name, why in (record.get("skipped_test_sets") or {}).items():
+        rows[f"test set left out: {name}"] = why
     table = pd.DataFrame({"setting": list(rows), "value": list(rows.values())})
     return [Heading("Setup"), Table(table)]
 
