@@ -36,6 +36,7 @@ from ferbias.data.sources.base import (
     is_image_name,
     list_files,
     not_an_image_reason,
+    read_csv_file,
     register_source,
     require_dir,
     row,
@@ -104,7 +105,7 @@ def emotion_of(code: object, where: str) -> tuple[str | None, str | None]:
 def read_file_list(csv: Path) -> pd.DataFrame:
     """A ``Manually_Annotated_file_lists`` CSV as strings (with or without its header line), plus
     ``line``: the line number in the file."""
-    table = pd.read_csv(csv, dtype=str, keep_default_na=False, header=None)
+    table = read_csv_file(csv, expected=LAYOUT, dtype=str, keep_default_na=False, header=None)
     has_header = len(table) > 0 and table.iat[0, 0].strip() == CSV_COLUMNS[0]
     table = table.iloc[int(has_header) :, : len(CSV_COLUMNS)]
     table.columns = list(CSV_COLUMNS[: table.shape[1]])
@@ -163,7 +164,9 @@ class _Listing:
         parent, _, name = relative.rpartition("/")
         if parent not in self.cache:
             directory = self.folder / parent
-            self.cache[parent] = set(list_files(directory)) if directory.is_dir() else set()
+            # odd entries are not reported here: a listed image among them is reported missing
+            files = list_files(directory, []) if directory.is_dir() else []
+            self.cache[parent] = set(files)
         return name in self.cache[parent]
 
 
@@ -171,7 +174,7 @@ def _load_image_release(root: Path, sets: list[Path]) -> LoadResult:
     rows, skipped = [], []
     for folder in sets:
         images = require_dir(folder / "images", source=NAME, layout=LAYOUT)
-        for name in list_files(images):
+        for name in list_files(images, skipped):
             relative = f"{folder.name}/images/{name}"
             npy = folder / "annotations" / f"{Path(name).stem}_exp.npy"
             if is_image_name(name):

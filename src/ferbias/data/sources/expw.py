@@ -58,8 +58,8 @@ def load_expw(path: Path) -> LoadResult:
     root = dataset_root(path, "data", source=NAME, layout=LAYOUT)
     labels = require_file(root / LABEL_FILE, source=NAME, layout=LAYOUT)
     images = require_dir(root / IMAGES, source=NAME, layout=LAYOUT)
-    on_disk = set(list_files(images))
     rows, skipped, seen, named = [], [], {}, set()
+    on_disk = set(list_files(images, skipped))
     for line, text in enumerate(labels.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
             continue

@@ -35,6 +35,7 @@ from ferbias.data.sources.base import (
     LoadResult,
     empty_folder_error,
     finish,
+    read_csv_file,
     register_source,
     require_dir,
     row,
@@ -97,7 +98,7 @@ def _image_root(root: Path, padding: float) -> Path:
 
 
 def _read_csv(root: Path, images: Path, csv: str, split: str, rows: list, skipped: list):
-    table = pd.read_csv(root / csv, dtype=str, keep_default_na=False)
+    table = read_csv_file(root / csv, expected=LAYOUT, dtype=str, keep_default_na=False)
     missing = [c for c in CSV_COLUMNS if c not in table]
     if missing:
         raise ValueError(BAD_CSV.format(path=root / csv, missing=missing))

@@ -76,12 +76,12 @@ def load_kdef(path: Path, *, angles: str | list[str] = ("S",), akdef: bool = Fal
     kdef_dir = _kdef_folder(require_dir(path, source=NAME, layout=LAYOUT))
     root = kdef_dir.parent
     rows, skipped = [], []
-    for person in sub_folders(kdef_dir):
+    for person in sub_folders(kdef_dir, skipped):
         if PERSON_FOLDER.match(person.name):
             _scan_person(root, person, chosen, rows, skipped)
         else:
             skipped.append((str(person), NOT_A_PERSON_FOLDER))
-    akdef_dir = next((f for f in sub_folders(root) if f.name.upper() == "AKDEF"), None)
+    akdef_dir = next((f for f in sub_folders(root, []) if f.name.upper() == "AKDEF"), None)
     if akdef_dir is not None:
         _scan_akdef(root, akdef_dir, chosen if akdef else None, rows, skipped)
     if not rows:
@@ -100,17 +100,18 @@ def _angles(angles: str | list[str]) -> tuple[str, ...]:
 
 def _kdef_folder(path: Path) -> Path:
     """The folder of person folders: ``path[/KDEF_and_AKDEF]/KDEF`` (any case) or ``path``."""
-    release = next((f for f in sub_folders(path) if f.name.upper() == "KDEF_AND_AKDEF"), path)
-    inner = next((f for f in sub_folders(release) if f.name.upper() == "KDEF"), None)
+    # Looking for the release's folders: odd entries here are reported by the scan, if at all.
+    release = next((f for f in sub_folders(path, []) if f.name.upper() == "KDEF_AND_AKDEF"), path)
+    inner = next((f for f in sub_folders(release, []) if f.name.upper() == "KDEF"), None)
     if inner is not None:
         return inner
-    if any(PERSON_FOLDER.match(f.name) for f in sub_folders(path)):
+    if any(PERSON_FOLDER.match(f.name) for f in sub_folders(path, [])):
         return path
     raise FileNotFoundError(NO_PERSON_FOLDERS.format(path=path) + LAYOUT)
 
 
 def _scan_person(root: Path, person: Path, angles: tuple[str, ...], rows: list, skipped: list):
-    for name in list_files(person):
+    for name in list_files(person, skipped):
         where = str(person / name)
         fields = parse_kdef_name(name) if is_image_name(name) else not_an_image_reason(name)
         if isinstance(fields, str):
@@ -126,7 +127,7 @@ def _scan_person(root: Path, person: Path, angles: tuple[str, ...], rows: list, 
 
 
 def _scan_akdef(root: Path, folder: Path, angles: tuple[str, ...] | None, rows, skipped):
-    for name in list_files(folder):
+    for name in list_files(folder, skipped):
         where = str(folder / name)
         fields = parse_akdef_name(name) if is_image_name(name) else not_an_image_reason(name)
         if isinstance(fields, str):

@@ -92,8 +92,8 @@ def _load(path: Path, *, aligned: bool) -> LoadResult:
     labels = _label_file(root, source, layout)
     folder = "aligned" if aligned else "original"
     images = require_dir(root / "Image" / folder, source=source, layout=layout)
-    on_disk = set(list_files(images))
     rows, skipped, used, unusable = [], [], set(), []
+    on_disk = set(list_files(images, skipped))
     for line, text in enumerate(labels.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
             continue
