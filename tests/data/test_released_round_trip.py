@@ -103,4 +103,4 @@ def test_summary_shows_subjects_per_gender_and_takes_source_options(data_folder)
     bad = runner.invoke(app, ["data", "summary", "kdef", "--path", str(kdef), "--option", "x"])
     assert bad.exit_code != 0 and "expected key=value" in bad.output
     wrong = runner.invoke(app, ["data", "summary", "kdef", "--path", str(kdef), "--option", "q=1"])
-    assert wrong.exit_code == 1 and "cannot load kdef" in wrong.output
+    assert wrong.exit_code == 2 and "--option" in wrong.output and "'q'" in wrong.output

@@ -232,7 +232,7 @@ def spec_from_dict(raw: dict[str, Any], *, source: str = "<spec>") -> Experiment
             SPEC_INVALID.format(
                 source=source,
                 field=".".join(str(part) for part in item["loc"]) or "(top level)",
-                message=item["msg"],
+                message=item["msg"].removeprefix("Value error, "),
             )
             for item in error.errors()
         ]
