@@ -128,3 +128,19 @@ def test_an_unexpected_failure_names_its_kind_and_exits_1(tmp_path, monkeypatch)
 def test_usage_errors_keep_typers_exit_code():
     result = runner.invoke(app, ["data", "summary"])
     assert result.exit_code == 2
+
+
+def test_train_refuses_an_emotion_without_images_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERBIAS_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "CK+48" / "happy"
+    root.mkdir(parents=True)
+    for subject in range(12):
+        face = synthetic_face(48, seed=subject)
+        Image.fromarray(face).save(root / f"S{subject:03d}_001_00000001.png")
+    arguments = ["train", "--source", "ckplus48", "--path", str(tmp_path / "CK+48")]
+    arguments += ["--emotions", "happy,neutral", "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    lines = _error_lines(result.output)
+    assert len(lines) == 1 and "no images of emotion(s) ['neutral']" in lines[0]
+    assert not (tmp_path / "run").exists()  # refused before any training
