@@ -27,3 +27,25 @@ def data_root() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def toy_experiment(tmp_path_factory) -> Path:
+    """A finished toy experiment (paper-cnn, female and male runs, one epoch): runs/<name>/."""
+    from experiment_toy import run_toy_experiment
+
+    return run_toy_experiment(tmp_path_factory.mktemp("toy-experiment"))
+
+
+@pytest.fixture(scope="session")
+def toy_run(toy_experiment) -> Path:
+    """The female-trained run folder of ``toy_experiment``."""
+    return next(p.parent for p in sorted(toy_experiment.glob("female-*/run.json")))
+
+
+@pytest.fixture(scope="session")
+def toy_onnx(toy_run, tmp_path_factory) -> Path:
+    """``toy_run`` exported to ONNX (the dynamo exporter takes ~10 s, so once per session)."""
+    from ferbias.training.export import export_onnx
+
+    return export_onnx(toy_run, tmp_path_factory.mktemp("export") / "toy.onnx")

@@ -59,3 +59,26 @@ def toy_overrides(primary: Path, external: Path) -> list[str]:
         "train.seeds=[0]",
         "train.batch_size=16",
     ]
+
+
+def run_toy_experiment(folder: Path, *extra: str, per_cell: int = 5) -> Path:
+    """A finished toy experiment (quick.yaml at toy size: paper-cnn baseline, female and male
+    runs, ``per_cell`` train images per emotion x gender) under ``folder``; ``extra``: more
+    overrides. Returns runs/<experiment>/."""
+    from ferbias.experiment.executors import create_executor
+    from ferbias.experiment.pipeline import prepare_experiment, run_experiment
+    from ferbias.experiment.spec import load_spec
+
+    primary = write_toy_manifest(folder / "data", per_cell={"train": per_cell, "test": 3})
+    external = write_toy_manifest(folder / "data" / "ext", per_cell={"test": 2}, name="ext")
+    overrides = [
+        *toy_overrides(primary, external),
+        "train.variants=[baseline]",
+        "train.groups=[female, male]",
+        *extra,
+    ]
+    spec = load_spec(Path(__file__).parents[1] / "experiments" / "quick.yaml", overrides)
+    prepared = prepare_experiment(spec, folder / "runs")
+    for _, outcome in run_experiment(prepared, create_executor("local")):
+        assert outcome.status == "trained", outcome.error
+    return prepared.out_dir

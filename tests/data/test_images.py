@@ -12,6 +12,7 @@ from PIL import Image
 
 from ferbias.data import images
 from ferbias.data.schema import make_manifest
+from ferbias.data.sources import load_source
 from synthetic import synthetic_face
 
 
@@ -238,3 +239,31 @@ def test_crop_scale_widens_the_crop(tmp_path):
     wide = images.prepare(_boxed([(path, box)]), crop_scale=2.0, use_cache=False).pixels[0]
     assert (tight < 100).mean() > 0.85  # shifted up 8%: mostly the square
     assert 0.2 < (wide < 100).mean() < 0.3  # a quarter of a crop twice the side
+
+
+def test_a_user_manifest_carries_face_boxes_to_prepare(tmp_path):
+    photo = _two_tone(tmp_path)
+    table = pd.DataFrame(
+        {
+            "path": ["two.png", "two.png", "two.png"],
+            "face_index": ["0", "1", ""],
+            "face_x": ["50", "260.4", ""],
+            "face_y": ["50", "60", ""],
+            "face_w": ["60", "60", ""],
+            "face_h": ["60", "60", ""],
+        }
+    )
+    table.to_csv(tmp_path / "boxes.csv", index=False)
+    manifest = load_source("manifest", tmp_path / "boxes.csv").manifest
+    assert manifest["sample_id"].tolist() == [
+        "manifest:two.png#0@50,50,60,60",
+        "manifest:two.png#1@260,60,60,60",
+        "manifest:two.png",
+    ]
+    assert manifest["face_index"].tolist()[:2] == [0, 1] and manifest["path"][0] == photo
+    prepared = images.prepare(manifest, use_cache=False)
+    assert len(prepared.pixels) == 2 and prepared.failures["reason"].tolist() == [images.NO_FACE]
+    table.loc[0, "face_w"] = "wide"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match=r"bad\.csv, row 0: face_w 'wide'"):
+        load_source("manifest", tmp_path / "bad.csv")

@@ -156,7 +156,12 @@ def write_report(
     experiment_dir = Path(experiment_dir)
     analysis = analyse(load_experiment(experiment_dir), n_resamples=n_resamples, seed=seed)
     blocks = build_blocks(analysis)
-    out = experiment_dir / REPORT_DIR
+    return write_blocks(blocks, experiment_dir / REPORT_DIR, f"ferbias report: {analysis.name}")
+
+
+def write_blocks(blocks: list, out: Path, title: str) -> ReportPaths:
+    """Render ``blocks`` to ``out``/index.html (self-contained) and ``out``/report.md (figures
+    under ``out``/figures/, stale ones removed). Returns the two paths."""
     pngs, paths = {}, {}
     for block in blocks:
         if isinstance(block, FigureBlock):
@@ -167,7 +172,6 @@ def write_report(
     for stale in (out / FIGURE_DIR).glob("*.png"):
         if f"{FIGURE_DIR}/{stale.name}" not in paths.values():
             stale.unlink()
-    title = f"ferbias report: {analysis.name}"
     html_path = write_text_atomic(out / HTML_NAME, render_html(blocks, pngs, title))
     md_path = write_text_atomic(out / MARKDOWN_NAME, render_markdown(blocks, paths))
     log.debug("report written to %s and %s", html_path, md_path)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from ferbias.cli import data, experiment, gender, gold, models
+from ferbias.cli import audit, data, experiment, gender, gold, inference, models
 from ferbias.cli.errors import DEBUG_KEY, ErrorBoundary
 
 app = typer.Typer(
@@ -24,6 +24,9 @@ app.command("train")(models.train)
 app.command("annotate")(gender.annotate)
 app.command("run")(experiment.run)
 app.command("report")(experiment.report)
+app.command("predict")(inference.predict)
+app.command("export")(inference.export)
+app.command("audit")(audit.audit)
 
 
 @app.callback()

@@ -75,14 +75,14 @@ def _landmarker():
     return dlib.shape_predictor(str(model))
 
 
-def detect_faces(gray: np.ndarray) -> list[Face]:
+def detect_faces(gray: np.ndarray, *, side: int = DETECT_SIDE) -> list[Face]:
     """Every face in ``gray``, largest first (coordinates in the pixels of ``gray``).
 
-    Detection runs on a copy downscaled to ``DETECT_SIDE``: dlib HOG, then dlib with 2x
-    upsampling, then OpenCV's Haar cascade (its boxes mapped onto dlib's geometry); the first
-    stage that finds a face gives the answer.
+    Detection runs on a copy downscaled to ``side`` pixels (longest side): dlib HOG, then dlib
+    with 2x upsampling, then OpenCV's Haar cascade (its boxes mapped onto dlib's geometry); the
+    first stage that finds a face gives the answer.
     """
-    scale = min(1.0, DETECT_SIDE / max(gray.shape))
+    scale = min(1.0, side / max(gray.shape))
     small = gray
     if scale < 1.0:
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -95,9 +95,9 @@ def detect_faces(gray: np.ndarray) -> list[Face]:
     ]
 
 
-def detect_face(gray: np.ndarray) -> Face | None:
+def detect_face(gray: np.ndarray, *, side: int = DETECT_SIDE) -> Face | None:
     """The largest face in ``gray`` (see ``detect_faces``), or None."""
-    found = detect_faces(gray)
+    found = detect_faces(gray, side=side)
     return found[0] if found else None
 
 

@@ -29,11 +29,13 @@ def predict_proba(model: nn.Module, pixels_uint8: np.ndarray, batch_size: int | 
     pixels = np.asarray(pixels_uint8)
     if pixels.dtype != np.uint8 or pixels.ndim != 3:
         raise ValueError(BAD_INPUT.format(dtype=pixels.dtype, shape=pixels.shape))
-    device = next(model.parameters()).device
-    if len(pixels) == 0:
-        return np.zeros((0, model_classes(model)), dtype=np.float32)
+    return folded_proba(folded(model), pixels, batch_size)
+
+
+def folded_proba(net: nn.Module, pixels: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """``predict_proba`` for a net already folded by ``folded`` (fold once, predict often)."""
+    device = next(net.parameters()).device
     batch_size = batch_size or inference_batch(device)
-    net = folded(model)
     chunks = []
     with torch.inference_mode():
         for first in range(0, len(pixels), batch_size):
@@ -42,6 +44,8 @@ def predict_proba(model: nn.Module, pixels_uint8: np.ndarray, batch_size: int | 
             with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
                 logits = net(images)
             chunks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if not chunks:
+        return np.zeros((0, model_classes(net)), dtype=np.float32)
     return np.concatenate(chunks)
 
 

@@ -3,9 +3,12 @@
 Columns: ``path`` (required; relative paths are resolved against the file's folder), and
 optionally ``emotion`` (canonical names or common spellings such as "anger", "happiness"),
 ``gender`` (female / male / unknown, or f / m), ``subject_id``, ``split`` (train / val / test;
-"validation" is accepted), ``age``, ``race``. A bad emotion, gender or split raises
-``ValueError`` naming the file, the row and the allowed values; a listed file that does not exist
-is a reported skip. sample_id is ``"<source>:<path as written in the file>"``.
+"validation" is accepted), ``age``, ``race``, and a face box ``face_x``, ``face_y``, ``face_w``,
+``face_h`` (pixels; the face is cropped from it instead of detected) with ``face_index`` (which
+face of the photo; default 0). A bad emotion, gender, split or box value raises ``ValueError``
+naming the file, the row and what is allowed; a listed file that does not exist is a reported
+skip. sample_id is ``"<source>:<path as written in the file>"``, and
+``"<source>:<path>#<face_index>@<x>,<y>,<w>,<h>"`` for a row with a box.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ferbias.data.images import BOX_COLUMNS, FACE_INDEX, face_sample_id
 from ferbias.data.schema import EMOTION_ALIASES
 from ferbias.data.sources.base import (
     LoadResult,
@@ -32,6 +36,8 @@ BAD_VALUE = "manifest file {path}, row {row}: {column} {value!r} is not valid; a
 FILE_MISSING = "listed in {manifest} (row {row}) but the file does not exist"
 BAD_PATH = "listed in {manifest} (row {row}); its {problem}"
 EMPTY = "manifest file {path} has no rows; expected " + LAYOUT
+BAD_BOX = "manifest file {path}, row {row}: {column} {value!r} is not a number; a face box needs "
+BAD_BOX += "all of face_x, face_y, face_w, face_h (pixels), or none"
 
 
 def _text(value: object) -> str:
@@ -66,6 +72,21 @@ def _fields(record: dict, path: Path, i: int) -> dict:
     }
 
 
+def _box(record: dict, path: Path, i: int) -> dict:
+    """face_index and the four box columns of a row ({} when the row gives no box)."""
+    texts = {c: _text(record.get(c)) for c in BOX_COLUMNS}
+    if not any(texts.values()):
+        return {}
+    box = {}
+    for column, text in {**texts, FACE_INDEX: _text(record.get(FACE_INDEX)) or "0"}.items():
+        try:
+            box[column] = float(text)
+        except ValueError:
+            raise ValueError(BAD_BOX.format(path=path, row=i, column=column, value=text)) from None
+    box[FACE_INDEX] = int(box[FACE_INDEX])
+    return box
+
+
 @register_source(NAME, face_cropped=False, layout=LAYOUT)
 def load_manifest(path: Path, *, source: str = NAME) -> LoadResult:
     """Load a user manifest; rows keep ``source`` (default "manifest") as their source name."""
@@ -83,10 +104,14 @@ def load_manifest(path: Path, *, source: str = NAME) -> LoadResult:
         problem = name_problem(written)
         if problem is not None:
             skipped.append((written, BAD_PATH.format(manifest=path, row=i, problem=problem)))
-        elif not image.is_file():
+            continue
+        if not image.is_file():
             skipped.append((str(image), FILE_MISSING.format(manifest=path, row=i)))
-        else:
-            rows.append(
-                {"sample_id": f"{source}:{written}", "source": source, "path": str(image), **fields}
-            )
+            continue
+        box = _box(record, path, i)
+        sample_id = f"{source}:{written}"
+        if box:
+            corners = [box[c] for c in BOX_COLUMNS]
+            sample_id = face_sample_id(source, written, box[FACE_INDEX], corners)
+        rows.append({"sample_id": sample_id, "source": source, "path": str(image), **fields, **box})
     return finish(rows, skipped)

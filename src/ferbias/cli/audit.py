@@ -1,0 +1,69 @@
+"""`ferbias audit MODEL --spec audit.yaml`: one model x group-labelled test sets -> report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ferbias.cli.inference import exit_with_error, load_or_exit
+
+console = Console()
+
+
+def audit(
+    model: Path = typer.Argument(..., help="A ferbias run folder, or an .onnx file (its card)."),
+    spec: Path = typer.Option(..., "--spec", exists=True, dir_okay=False, help="Audit YAML."),
+    out: Path = typer.Option(Path("audits"), "--out", help="Results go to OUT/<audit name>/."),
+    overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. seed=1."),
+) -> None:
+    """Audit a FER model for group gaps on every test set of the spec; writes a report."""
+    from ferbias.analysis.sections import p_text, pp
+    from ferbias.audit import AuditSpecError, load_audit_spec, run_audit
+    from ferbias.experiment.spec import SpecError
+
+    start = time.perf_counter()
+    try:
+        audit_spec = load_audit_spec(spec, overrides)
+    except (AuditSpecError, SpecError) as error:
+        exit_with_error(str(error))
+    fer_model = load_or_exit(model)
+    try:
+        outcome = run_audit(fer_model, audit_spec, out)
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        exit_with_error(str(error))
+    table = Table(
+        "test set",
+        "group",
+        "images",
+        "accuracy % (95% CI)",
+        "gap pp (95% CI)",
+        "p (Holm)",
+        title=f"{fer_model.name} on {audit_spec.name}",
+    )
+    for analysis in outcome.analyses:
+        summary = analysis.summary.set_index("group")
+        gap = analysis.gap
+        for group in analysis.result.groups:
+            row = summary.loc[group]
+            first = group == analysis.result.groups[0]
+            table.add_row(
+                analysis.result.name,
+                group,
+                f"{int(row.n):,}",
+                f"{pp(row.accuracy)} ({pp(row.accuracy_low)} to {pp(row.accuracy_high)})",
+                f"{pp(gap.gap.estimate)} ({pp(gap.gap.low)} to {pp(gap.gap.high)})"
+                if gap is not None and first
+                else "",
+                p_text(analysis.p_holm) if gap is not None and first else "",
+            )
+    console.print(table)
+    for warning in (w for a in outcome.analyses for w in a.result.warnings):
+        console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    console.print(f"predictions: {outcome.predictions}", soft_wrap=True)
+    for path in outcome.report:
+        console.print(f"report: {path}", soft_wrap=True)
+    console.print(f"audit done in {time.perf_counter() - start:.0f} s")
