@@ -234,3 +234,9 @@ def test_audit_on_cfd_and_jaffe(toy_onnx, data_root, tmp_path):
     text = outcome.report.markdown.read_text(encoding="utf-8")
     detectable = float(text.split("cfd: with ")[1].split("an accuracy gap of ")[1].split(" pp")[0])
     assert 13 < detectable < 18  # CFD can detect gaps of about 15 pp
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "audits").glob("*.yaml")))
+def test_every_committed_audit_spec_validates(path):
+    spec = load_audit_spec(path)
+    assert spec.name == path.stem and spec.test_sets
