@@ -42,6 +42,7 @@ def make_run(folder: Path) -> Path:
         {k: v.contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors"
     )
     meta = {"run_id": "bench", "model": "paper-cnn", "emotions": list(STUDY_EMOTIONS)}
+    meta["source"] = "fer2013"  # as `ferbias train --source fer2013` records it
     write_json_atomic(folder / "run.json", {**meta, "status": "finished"})
     return folder
 

@@ -17,11 +17,12 @@ console = Console()
 def audit(
     model: Path = typer.Argument(..., help="A ferbias run folder, or an .onnx file (its card)."),
     spec: Path = typer.Option(..., "--spec", exists=True, dir_okay=False, help="Audit YAML."),
-    out: Path = typer.Option(Path("audits"), "--out", help="Results go to OUT/<audit name>/."),
+    out: Path = typer.Option(Path("runs/audits"), "--out", help="Results go to OUT/<name>/."),
     overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. seed=1."),
 ) -> None:
     """Audit a FER model for group gaps on every test set of the spec; writes a report."""
-    from ferbias.analysis.sections import p_text, pp
+    from ferbias.analysis.blocks import p_text, with_ci
+    from ferbias.analysis.standardise import PLAIN, STANDARDISED
     from ferbias.audit import AuditSpecError, load_audit_spec, run_audit
     from ferbias.experiment.spec import SpecError
 
@@ -40,25 +41,23 @@ def audit(
         "group",
         "images",
         "accuracy % (95% CI)",
-        "gap pp (95% CI)",
+        "standardised gap pp (95% CI)",
         "p (Holm)",
         title=f"{fer_model.name} on {audit_spec.name}",
     )
     for analysis in outcome.analyses:
-        summary = analysis.summary.set_index("group")
-        gap = analysis.gap
-        for group in analysis.result.groups:
-            row = summary.loc[group]
-            first = group == analysis.result.groups[0]
+        groups = analysis.result.groups
+        for group in groups:
+            row = analysis.accuracy_of(group, PLAIN)
+            gap = analysis.gap(STANDARDISED) if analysis.gaps is not None else None
+            shown = gap is not None and group == groups[0]
             table.add_row(
                 analysis.result.name,
                 group,
-                f"{int(row.n):,}",
-                f"{pp(row.accuracy)} ({pp(row.accuracy_low)} to {pp(row.accuracy_high)})",
-                f"{pp(gap.gap.estimate)} ({pp(gap.gap.low)} to {pp(gap.gap.high)})"
-                if gap is not None and first
-                else "",
-                p_text(analysis.p_holm) if gap is not None and first else "",
+                f"{int(row.n_images):,}",
+                with_ci(row.accuracy, row.low, row.high),
+                with_ci(gap.gap, gap.gap_low, gap.gap_high) if shown else "",
+                p_text(analysis.p_holm[STANDARDISED]) if shown else "",
             )
     console.print(table)
     for warning in (w for a in outcome.analyses for w in a.result.warnings):

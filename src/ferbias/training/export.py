@@ -37,7 +37,7 @@ def export_metadata(model: TorchRunModel) -> dict[str, str]:
             f"{spec.color} {spec.layout} float32, pixel / {spec.scale:g}, mean {spec.mean}, "
             f"std {spec.std}; faces cropped at {card.face_crop.crop_scale:g}x the face box"
         ),
-        "output": f"{card.output} ({OUTPUT_NAME})",
+        "output": card.output,
         "ferbias_version": __version__,
         "training_sources": json.dumps(card.training_data),
         **model.provenance.as_metadata(),
@@ -56,7 +56,7 @@ def export_onnx(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     net = model.net.float().to(memory_format=torch.contiguous_format)
     size = model.card.input.size
     example = torch.zeros(2, 1, size, size)
-    with warnings.catch_warnings(), _quiet("torch.onnx", "torch.export", "onnxscript"):
+    with warnings.catch_warnings(), _quiet("torch.onnx", "torch.export", "onnxscript", "onnx_ir"):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             net,
