@@ -81,7 +81,7 @@ def load_audit_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, .
             SPEC_INVALID.format(
                 source=path,
                 field=".".join(str(part) for part in item["loc"]) or "(top level)",
-                message=item["msg"],
+                message=item["msg"].removeprefix("Value error, "),
             )
             for item in error.errors()
         ]

@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ferbias.cli.inference import exit_with_error, load_or_exit
-
 console = Console()
 
 
@@ -23,19 +21,13 @@ def audit(
     """Audit a FER model for group gaps on every test set of the spec; writes a report."""
     from ferbias.analysis.blocks import p_text, with_ci
     from ferbias.analysis.standardise import PLAIN, STANDARDISED
-    from ferbias.audit import AuditSpecError, load_audit_spec, run_audit
-    from ferbias.experiment.spec import SpecError
+    from ferbias.audit import load_audit_spec, run_audit
+    from ferbias.training.inference import load_model
 
     start = time.perf_counter()
-    try:
-        audit_spec = load_audit_spec(spec, overrides)
-    except (AuditSpecError, SpecError) as error:
-        exit_with_error(str(error))
-    fer_model = load_or_exit(model)
-    try:
-        outcome = run_audit(fer_model, audit_spec, out)
-    except (FileNotFoundError, ValueError, KeyError) as error:
-        exit_with_error(str(error))
+    audit_spec = load_audit_spec(spec, overrides)
+    fer_model = load_model(model)
+    outcome = run_audit(fer_model, audit_spec, out)
     table = Table(
         "test set",
         "group",

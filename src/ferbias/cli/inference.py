@@ -17,21 +17,6 @@ BAD_OUT = "--out {path}: expected a .csv or .parquet file name"
 EQUIVALENCE_IMAGES = 64  # random images the export is checked on against the torch model
 
 
-def exit_with_error(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def load_or_exit(model: Path):
-    from ferbias.training.inference import load_model
-    from ferbias.training.model_card import ModelCardError
-
-    try:
-        return load_model(model)
-    except (FileNotFoundError, ModelCardError, ValueError, KeyError) as error:
-        exit_with_error(str(error))
-
-
 def predict(
     model: Path = typer.Argument(..., help="A ferbias run folder or an .onnx file."),
     inputs: list[Path] = typer.Argument(..., help="Image files, folders (recursive), manifests."),
@@ -42,18 +27,19 @@ def predict(
     workers: int | None = typer.Option(None, "--workers", help="Processes (default: CPUs)."),
 ) -> None:
     """Predict the emotion of every face: one row per face, a row with the reason otherwise."""
+    from ferbias.training.inference import load_model
     from ferbias.training.predict_faces import predict_inputs
 
     writer = OUT_SUFFIXES.get(out.suffix.lower())
     if writer is None:
-        exit_with_error(BAD_OUT.format(path=out))
-    fer_model = load_or_exit(model)
-    try:
-        result = predict_inputs(
-            fer_model, [str(p) for p in inputs], face_crop=face_crop, progress=True, workers=workers
-        )
-    except FileNotFoundError as error:
-        exit_with_error(str(error))
+        raise ValueError(BAD_OUT.format(path=out))
+    result = predict_inputs(
+        load_model(model),
+        [str(p) for p in inputs],
+        face_crop=face_crop,
+        progress=True,
+        workers=workers,
+    )
     writer(out, result.table)
     counts = ", ".join(f"{n:,} {what}" for what, n in result.counts.items())
     console.print(f"{counts} -> {out}", soft_wrap=True)
@@ -67,10 +53,7 @@ def export(
     from ferbias.training.export import export_onnx
     from ferbias.training.inference import load_model
 
-    try:
-        path = export_onnx(run_dir, out)
-    except (FileNotFoundError, ValueError, KeyError) as error:
-        exit_with_error(str(error))
+    path = export_onnx(run_dir, out)
     torch_model, onnx_model = load_model(run_dir), load_model(path)
     size = onnx_model.card.input.size
     pixels = np.random.default_rng(0).integers(0, 256, (EQUIVALENCE_IMAGES, size, size), np.uint8)
