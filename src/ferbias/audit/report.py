@@ -123,10 +123,12 @@ def data_blocks(analyses: list[SetAnalysis]) -> list:
         rows.append(
             {
                 "test set": r.name,
-                "images scored": int(counts["all"]),
-                "per group": ", ".join(f"{g} {int(counts[g])}" for g in counts.index if g != "all"),
+                "images scored": f"{int(counts['all']):,}",
+                "per group": ", ".join(
+                    f"{g} {int(counts[g]):,}" for g in counts.index if g != "all"
+                ),
                 "emotions scored": ", ".join(r.shared),
-                "left out": "; ".join(f"{n} {why}" for why, n in r.left_out.items()) or "none",
+                "left out": "; ".join(f"{n:,} {why}" for why, n in r.left_out.items()) or "none",
                 "mass on other emotions %": pp(a.other_mass["all"]),
             }
         )
@@ -168,7 +170,7 @@ def _verdict(a: SetAnalysis) -> str:
         group = r.groups[0]
         row = a.accuracy_of(group)
         return (
-            f"{r.name}: one group only ({group}, {int(row.n_images)} images): accuracy "
+            f"{r.name}: one group only ({group}, {int(row.n_images):,} images): accuracy "
             f"{pp(row.accuracy)}% (95% CI {pp(row.low)} to {pp(row.high)}); no gap can be "
             "estimated."
         )
@@ -204,7 +206,7 @@ def verdict_blocks(analyses: list[SetAnalysis]) -> list:
         detectable = minimum_detectable_gap(n_a, n_b, BASE_ACCURACY, ALPHA, POWER)
         blocks.append(
             Paragraph(
-                f"{a.result.name}: with {n_a} {first} and {n_b} {second} images, a two-sided "
+                f"{a.result.name}: with {n_a:,} {first} and {n_b:,} {second} images, a two-sided "
                 f"two-proportion test at alpha {ALPHA:g} has {100 * POWER:.0f}% power to detect "
                 f"an accuracy gap of {detectable:.1f} pp or more (base accuracy "
                 f"{pp(BASE_ACCURACY)}%); smaller true gaps may go unseen."
