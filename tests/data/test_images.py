@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ferbias.data import images
+from ferbias.data import faces, images
 from ferbias.data.schema import make_manifest
 from ferbias.data.sources import load_source
 from synthetic import synthetic_face
@@ -267,3 +267,8 @@ def test_a_user_manifest_carries_face_boxes_to_prepare(tmp_path):
     table.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ValueError, match=r"bad\.csv, row 0: face_w 'wide'"):
         load_source("manifest", tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("shape", [(1, 5000), (2, 3000), (4000, 3)])
+def test_detection_survives_extreme_aspect_ratios(shape):
+    assert faces.detect_faces(np.full(shape, 128, dtype=np.uint8)) == []

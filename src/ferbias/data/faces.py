@@ -84,8 +84,9 @@ def detect_faces(gray: np.ndarray, *, side: int = DETECT_SIDE) -> list[Face]:
     """
     scale = min(1.0, side / max(gray.shape))
     small = gray
-    if scale < 1.0:
-        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if scale < 1.0:  # at least one pixel per side, however thin the image
+        size = tuple(max(1, round(n * scale)) for n in gray.shape[::-1])
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     small = np.ascontiguousarray(small)
     boxes = _dlib_boxes(small) or _haar_boxes(small)
     boxes = sorted(boxes, key=lambda box: -box[2])
