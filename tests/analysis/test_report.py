@@ -240,13 +240,20 @@ def _analysed(folder: Path, n_resamples: int = 50):
 
 def test_ambiguous_study_figures_are_shown_against_each_candidate(tmp_path):
     folder = build_experiment(tmp_path / "l2", variants=("l2-0.001", "l2-0.01"), seeds=(0,))
-    blocks = study_blocks(_analysed(folder))
+    analysis = _analysed(folder)
+    blocks = study_blocks(analysis)
     test, train_val = (b.frame for b in blocks if isinstance(b, Table))
     test = test.set_index(["variant", "train group", "test group"])
+    ours = analysis.transfer.query("test_set == 'heldout'")
+    ours = ours.set_index(["variant", "train_group", "test_group"])["accuracy"]
     for variant in ("l2-0.001", "l2-0.01"):
         row = test.loc[(variant, "female", "female")]
         assert row["study %"] == "50.85"
         assert row["note"].startswith("ambiguous, one of l2-0.001 / l2-0.01")
+        difference = 100 * ours[(variant, "female", "female")] - 50.85  # ferbias - study, pp
+        assert float(row["ferbias - study, pp"]) == pytest.approx(difference, abs=0.051)
+        assert row["ferbias - study, pp"][0] in "+-"
+        assert test.loc[(variant, "female", "male"), "study %"] == "53.17"
         assert test.loc[(variant, "male", "male"), "study %"] == ""  # no L2 models on men
     train_val = train_val.set_index(["variant", "group"])
     assert train_val.loc[("l2-0.01", "female"), "study train %"] == "56.18"

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ferbias.analysis.blocks import pp, with_ci
+from ferbias.analysis.blocks import pp, signed_pp, with_ci
 
 STUDY_FILE = Path(__file__).with_name("published_study.yaml")
 STUDY_MODEL = "paper-cnn"  # ferbias's registered name of the study's CNN
@@ -137,10 +137,8 @@ def _figure_for(figures: Sequence, variant: str, **cell: str):
 
 
 def _difference(ours: float | None, study: float | None) -> str:
-    if ours is None or study is None:
-        return ""
-    text = pp(ours - study / 100)
-    return text if text.startswith("-") or text == "0.0" else f"+{text}"
+    """ferbias (a fraction) minus the study (a percentage) in signed pp; "" when one is missing."""
+    return "" if ours is None or study is None else signed_pp(ours - study / 100)
 
 
 def accuracy_side_by_side(
