@@ -52,6 +52,7 @@ def sample(
 ) -> None:
     """Draw the gold sample from FER-2013 Training faces (never PublicTest/PrivateTest)."""
     from ferbias.gender import gold_sample as gs
+    from ferbias.gender import passes
     from ferbias.gender.labels import read_labels
     from ferbias.io import write_csv_atomic, write_json_atomic
 
@@ -81,7 +82,7 @@ def sample(
         "excluded_unreadable": drawn.excluded_unreadable,
         "counts": counts.to_dict(orient="index"),
         "command": command_line(),
-        "date": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+        "date": passes.now_utc(),
     }
     write_json_atomic(out.with_suffix(".provenance.json"), record)
     console.print(
@@ -106,7 +107,7 @@ def export(
 ) -> None:
     """Write numbered contact sheets, blank answer files and the (hidden) index of one pass."""
     from ferbias.data.images import load_gray
-    from ferbias.gender import sheets
+    from ferbias.gender import passes, sheets
     from ferbias.gender.apply import relative_file
     from ferbias.gender.gold_sample import read_plan
     from ferbias.io import write_json_atomic
@@ -137,7 +138,7 @@ def export(
         "faces": len(files),
         "sheets": len(result.sheets),
         "command": command_line(),
-        "date": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+        "date": passes.now_utc(),
     }
     write_json_atomic(out / "export.json", record)
     first = result.sheets[0]
