@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from ferbias.analysis import transfer
+from ferbias.analysis import standardise, transfer
 
 # correctness of the F-model and the M-model on 4 female then 4 male test images
 CORRECT = {"female": [1, 1, 1, 0, 1, 0, 0, 1], "male": [0, 1, 0, 0, 1, 1, 1, 1]}
@@ -105,3 +107,33 @@ def test_primary_cells_from_suffixed_test_set_names():
     assert cells == {"female": ("fer2013:female", "female"), "male": ("fer2013:male", "male")}
     with pytest.raises(KeyError, match="no test set holds"):
         transfer.primary_cells(frame.assign(test_set="x", test_group="female"), ["female", "male"])
+
+
+def test_standardised_advantage_and_its_permutation_p_by_hand():
+    """Female faces happy x3 + angry, male faces happy + angry x3 (pooled mix 50/50). By hand:
+    standardised F->F 0.5, F->M 2/3, M->F 0.5, M->M 1, advantage 1/3 (plain 1.0). The p-value
+    is checked against all 2^8 sign flips of the per-image differences with the fixed weights."""
+    frame = scored(("baseline",))
+    emotions = np.array(["happy"] * 3 + ["angry"] + ["happy"] + ["angry"] * 3)
+    male_model = [0, 0, 0, 1, 1, 1, 1, 1]
+    frame.loc[frame.train_group == "male", "correct"] = np.array(male_model, dtype=float)
+    frame["y_true"] = np.tile(emotions, 2)
+    table = transfer.advantage_table(frame, n_resamples=20_000).set_index("measure")
+    std = table.loc["standardised_accuracy"]
+    assert (std.acc_ff, std.acc_fm, std.acc_mf, std.acc_mm) == pytest.approx((0.5, 2 / 3, 0.5, 1))
+    assert std.advantage == pytest.approx(1 / 3)
+    assert table.loc["accuracy", "advantage"] == pytest.approx(1.0)
+
+    weights = standardise.standardising_weights(emotions, GROUPS)
+    d = np.array(CORRECT["female"], float) - np.array(male_model, float)
+    female = np.arange(8) < 4
+
+    def statistic(signs):
+        flipped = signs * d * weights
+        return flipped[female].sum() / 4 - flipped[~female].sum() / 4  # weights average 1
+
+    observed = statistic(np.ones(8))
+    flips = [statistic(np.array(s)) for s in itertools.product([1, -1], repeat=8)]
+    exact = np.mean(np.abs(flips) >= abs(observed) - 1e-12)
+    assert observed == pytest.approx(1 / 3) and exact == pytest.approx(0.84375)
+    assert std.p_value == pytest.approx(exact, abs=0.015)  # Monte Carlo sd ~0.003
