@@ -52,6 +52,19 @@ SECURITY_HEADERS = {
 NOT_LOCAL = "the annotation server binds to 127.0.0.1 only, not {host!r}"
 BAD_HOST = "Host {host!r} refused: use http://127.0.0.1:{port}/ or http://localhost:{port}/"
 BAD_ORIGIN = "Origin {origin!r} refused: requests must come from this page"
+NO_SUCH_PAGE = "no such page {path!r} for {method}"
+NO_SUCH_FILE = "no such file {name!r}"
+SERVER_ERROR = "server error: {error}"
+BAD_GENDER = "gender must be one of {allowed}"
+NO_ID = "an 'id' string is required"
+ID_OUTSIDE = "ids may not leave the source folder"
+UNKNOWN_ID = "unknown id {item_id!r}"
+NO_LENGTH = "Content-Length required"
+NOT_JSON_TYPE = "send application/json"
+BAD_BODY_SIZE = "body empty or too large"
+BAD_JSON = "body is not valid JSON"
+DEEP_JSON = "body is nested too deeply"
+NOT_AN_OBJECT = "body must be a JSON object"
 
 
 class Store(Protocol):
@@ -107,7 +120,7 @@ class AnnotationHandler(BaseHTTPRequestHandler):
             if route is None:
                 known = routes or prefixes
                 status = HTTPStatus.NOT_FOUND if known else HTTPStatus.METHOD_NOT_ALLOWED
-                raise ApiError(status, f"no such page {parts.path!r} for {self.command}")
+                raise ApiError(status, NO_SUCH_PAGE.format(path=parts.path, method=self.command))
             route(parse_qs(parts.query, keep_blank_values=True))
         except ApiError as error:
             self._send_json(error.status, {"error": str(error)})
@@ -116,7 +129,9 @@ class AnnotationHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": str(error)})
         except Exception as error:
             log.exception("annotate: %s %s failed", self.command, self.path)
-            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"server error: {error}"})
+            self._send_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR, {"error": SERVER_ERROR.format(error=error)}
+            )
 
     def _check_host_and_origin(self) -> None:
         port = self.server.server_address[1]
@@ -136,7 +151,7 @@ class AnnotationHandler(BaseHTTPRequestHandler):
 
     def _static_file(self, name: str) -> None:
         if name not in STATIC:
-            raise ApiError(HTTPStatus.NOT_FOUND, f"no such file {name!r}")
+            raise ApiError(HTTPStatus.NOT_FOUND, NO_SUCH_FILE.format(name=name))
         body = resources.files("ferbias.annotate").joinpath("static", name).read_bytes()
         self._send(HTTPStatus.OK, body, STATIC[name])
 
@@ -152,7 +167,7 @@ class AnnotationHandler(BaseHTTPRequestHandler):
         body = self._json_body()
         gender = body.get("gender")
         if not isinstance(gender, str) or gender not in GENDERS:
-            raise ApiError(HTTPStatus.BAD_REQUEST, f"gender must be one of {list(GENDERS)}")
+            raise ApiError(HTTPStatus.BAD_REQUEST, BAD_GENDER.format(allowed=list(GENDERS)))
         item_id = self._known_id(body.get("id"))
         self._send_json(HTTPStatus.OK, self.server.store.label(item_id, gender))
 
@@ -162,31 +177,31 @@ class AnnotationHandler(BaseHTTPRequestHandler):
 
     def _known_id(self, item_id: object) -> str:
         if not isinstance(item_id, str) or not item_id:
-            raise ApiError(HTTPStatus.BAD_REQUEST, "an 'id' string is required")
+            raise ApiError(HTTPStatus.BAD_REQUEST, NO_ID)
         if ".." in Path(item_id).parts or item_id.startswith("/"):
-            raise ApiError(HTTPStatus.BAD_REQUEST, "ids may not leave the source folder")
+            raise ApiError(HTTPStatus.BAD_REQUEST, ID_OUTSIDE)
         if not self.server.store.knows(item_id):
-            raise ApiError(HTTPStatus.NOT_FOUND, f"unknown id {item_id!r}")
+            raise ApiError(HTTPStatus.NOT_FOUND, UNKNOWN_ID.format(item_id=item_id))
         return item_id
 
     def _json_body(self) -> dict:
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            raise ApiError(HTTPStatus.LENGTH_REQUIRED, "Content-Length required") from None
+            raise ApiError(HTTPStatus.LENGTH_REQUIRED, NO_LENGTH) from None
         raw = self.rfile.read(length) if 0 < length <= DRAIN_LIMIT else b""
         if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
-            raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
+            raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, NOT_JSON_TYPE)
         if not 0 < length <= MAX_BODY_BYTES:
-            raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body empty or too large")
+            raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, BAD_BODY_SIZE)
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(HTTPStatus.BAD_REQUEST, "body is not valid JSON") from None
+            raise ApiError(HTTPStatus.BAD_REQUEST, BAD_JSON) from None
         except RecursionError:
-            raise ApiError(HTTPStatus.BAD_REQUEST, "body is nested too deeply") from None
+            raise ApiError(HTTPStatus.BAD_REQUEST, DEEP_JSON) from None
         if not isinstance(body, dict):
-            raise ApiError(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
+            raise ApiError(HTTPStatus.BAD_REQUEST, NOT_AN_OBJECT)
         return body
 
     def _send_json(self, status: HTTPStatus, payload: object) -> None:
