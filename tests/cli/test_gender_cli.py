@@ -34,7 +34,7 @@ def test_label_command_writes_labels_and_provenance(tmp_path):
         "--labeller",
         "onnx-cc0",
         "--tau",
-        "0.6",
+        "0.6,0.7",
         "--compact",
     ]
     result = CliRunner().invoke(app, args)
@@ -44,7 +44,8 @@ def test_label_command_writes_labels_and_provenance(tmp_path):
     assert sorted(labels["file"]) == sorted(files)
     assert "coverage by emotion" in result.output and "coverage by usage" in result.output
     provenance = json.loads(out.with_suffix(".provenance.json").read_text())
-    assert provenance["tau"] == 0.6 and provenance["labeller"] == "onnx-cc0"
+    assert provenance["thresholds"] == {"female": 0.6, "male": 0.7}
+    assert provenance["labeller"] == "onnx-cc0"
     assert provenance["labeller_versions"]["onnx-cc0"].startswith("gender-v1.onnx@")
     six = provenance["coverage"]["six_emotions"][0]
     assert six["female"] + six["male"] + six["unknown"] == 3  # disgust is not a study emotion

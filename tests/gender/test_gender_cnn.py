@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ferbias.gender import create_labeller, decide
-from ferbias.gender.cnn import DEFAULT_WEIGHTS, FerbiasGenderLabeller, save_weights
+from ferbias.gender import create_labeller
+from ferbias.gender.base import Thresholds
+from ferbias.gender.cnn import DEFAULT_WEIGHTS, FerbiasGenderLabeller, save_weights, sigmoid
 from ferbias.models import create_model
 from synthetic import synthetic_face
 
@@ -74,15 +75,33 @@ def test_missing_or_foreign_weights_refused(tmp_path):
         )
 
 
-def test_ensemble_abstains_where_members_disagree(weights):
+def test_temperature_divides_the_logit(tmp_path):
+    model = create_model("mini-xception", num_classes=2, seed=0)
+    plain = save_weights(model, tmp_path / "a.safetensors", model_name="mini-xception")
+    warm = save_weights(
+        model, tmp_path / "b.safetensors", model_name="mini-xception", extra={"temperature": "2.0"}
+    )
+    faces = np.stack([synthetic_face(seed=i) for i in range(4)])
+    z = FerbiasGenderLabeller(weights=plain).predict_logit(faces)
+    assert FerbiasGenderLabeller(weights=warm).temperature == 2.0
+    assert np.allclose(FerbiasGenderLabeller(weights=warm).predict_p_female(faces), sigmoid(z / 2))
+
+
+def test_ensemble_combines_its_members_through_the_combiner(weights, tmp_path):
+    from ferbias.gender.ensemble import Combiner, member_features
+    from ferbias.gender.thresholds import ThresholdChoice
+
+    choice = ThresholdChoice(0.97, Thresholds(0.8, 0.9), True, "test", {"n": 1.0})
+    path = Combiner((1.5, 0.5), -0.2, (choice,)).save(tmp_path / "c.json")
     faces = np.stack([synthetic_face(seed=i) for i in range(6)])
-    ensemble = create_labeller("ensemble", weights=str(weights))
+    ensemble = create_labeller("ensemble", weights=str(weights), combiner=str(path))
     p_onnx, p_cnn = ensemble.member_p_female(faces)
-    genders = decide(ensemble.predict_p_female(faces), 0.6)
-    both = decide(p_onnx, 0.6) == decide(p_cnn, 0.6)
-    expected = np.where(both, decide(p_onnx, 0.6), "unknown")
-    assert genders.tolist() == expected.tolist()
-    assert "onnx-cc0=" in ensemble.version and "ferbias-gender=" in ensemble.version
+    expected = sigmoid(member_features(p_onnx, p_cnn) @ np.array([1.5, 0.5]) - 0.2)
+    assert np.allclose(ensemble.predict_p_female(faces), expected)
+    assert ensemble.combiner.thresholds() == Thresholds(0.8, 0.9)
+    assert "combiner=c.json@" in ensemble.version and "onnx-cc0=" in ensemble.version
+    with pytest.raises(FileNotFoundError, match="ferbias gender combine"):
+        create_labeller("ensemble", weights=str(weights), combiner=str(tmp_path / "none.json"))
 
 
 @pytest.mark.realdata

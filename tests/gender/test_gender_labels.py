@@ -1,4 +1,4 @@
-"""Labels files, abstention and the ensemble rule."""
+"""Labels files and abstention."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from ferbias.gender import decide, labels
-from ferbias.gender.ensemble import combine
 
 
 def _auto() -> pd.DataFrame:
@@ -75,17 +74,9 @@ def test_bad_gender_and_missing_columns_are_refused(tmp_path):
 def test_decide_abstains_below_tau():
     p = np.array([0.99, 0.8, 0.5, 0.2, 0.01, np.nan])
     assert decide(p, 0.9).tolist() == ["female", "unknown", "unknown", "unknown", "male", "unknown"]
-    assert decide(p, 0.5).tolist() == ["female", "female", "female", "male", "male", "unknown"]
-    with pytest.raises(ValueError, match="tau"):
+    assert decide(p, 0.5).tolist() == ["female", "female", "unknown", "male", "male", "unknown"]
+    with pytest.raises(ValueError, match="threshold"):
         decide(p, 0.3)
-
-
-def test_ensemble_labels_only_where_both_agree_confidently():
-    p_a = np.array([0.99, 0.99, 0.95, 0.01, 0.7])
-    p_b = np.array([0.97, 0.02, 0.85, 0.03, 0.99])
-    genders = decide(combine(p_a, p_b), 0.9).tolist()
-    assert genders == ["female", "unknown", "unknown", "male", "unknown"]
-    assert combine(p_a, p_b)[1] == 0.5
 
 
 def test_labels_join_onto_fer2013_source(tmp_path):

@@ -34,12 +34,39 @@ def print_frame(frame: pd.DataFrame, title: str) -> None:
     console.print(table)
 
 
-def _labeller(name: str, weights: Path | None):
+def _labeller(name: str, weights: Path | None, combiner: Path | None = None):
     from ferbias.gender import create_labeller
 
-    if name == "onnx-cc0":
-        return create_labeller(name)
-    return create_labeller(name, **({"weights": str(weights)} if weights else {}))
+    options = {"weights": str(weights)} if weights else {}
+    if name == "ensemble" and combiner:
+        options["combiner"] = str(combiner)
+    return create_labeller(name, **({} if name == "onnx-cc0" else options))
+
+
+TAU_HELP = (
+    "One number: an accuracy target, whose thresholds the ensemble's combiner holds (chosen on "
+    "the gold fit half; default its 0.97). A pair F,M: explicit confidence thresholds, 'female' "
+    "where P(female) >= F and 'male' where 1 - P(female) >= M (any labeller)."
+)
+NO_TARGETS = (
+    "{name} has no audited thresholds for accuracy targets; give a pair, e.g. --tau 0.8,0.8"
+)
+
+
+def resolve_tau(labeller, tau: str | None):
+    """(Thresholds, accuracy target or None) for ``--tau`` (see ``TAU_HELP``)."""
+    from ferbias.gender.base import Thresholds
+
+    if tau is not None and "," in tau:
+        return Thresholds.parse(tau), None
+    combiner = getattr(labeller, "combiner", None)
+    if combiner is None:
+        raise typer.BadParameter(NO_TARGETS.format(name=labeller.name), param_hint="--tau")
+    target = combiner.default_target if tau is None else float(tau)
+    try:
+        return combiner.thresholds(target), target
+    except KeyError as error:
+        raise typer.BadParameter(str(error.args[0]), param_hint="--tau") from None
 
 
 @app.command("label")
@@ -48,36 +75,85 @@ def label(
     path: Path = typer.Option(..., "--path", help="The source's folder or file."),
     out: Path = typer.Option(..., "--out", help="Labels CSV to write."),
     labeller: str = typer.Option("ensemble", help="onnx-cc0, ferbias-gender or ensemble."),
-    tau: float | None = typer.Option(None, help="Confidence threshold (default: audited tau)."),
+    tau: str | None = typer.Option(None, help=TAU_HELP),
     weights: Path | None = typer.Option(None, help="ferbias-gender weights (default packaged)."),
+    combiner: Path | None = typer.Option(None, help="Ensemble combiner (default packaged)."),
+    gold: Path | None = typer.Option(
+        None,
+        help="In-domain gold CSV (fer2013): its consensus overrides, its audit half is "
+        "summarised in the provenance.",
+    ),
     compact: bool = typer.Option(False, help="Write only file, gender, p_female."),
 ) -> None:
-    """Label every image of SOURCE with apparent gender (abstaining below tau)."""
+    """Label every image of SOURCE with apparent gender (abstaining below the thresholds)."""
     from ferbias.data.schema import STUDY_EMOTIONS
     from ferbias.data.sources import load_source
-    from ferbias.gender.apply import DEFAULT_TAU, coverage_by, label_manifest, study_coverage
+    from ferbias.gender.apply import coverage_by, label_manifest, override_with_gold, study_coverage
+    from ferbias.gender.domain_gold import read_gold
     from ferbias.gender.labels import write_labels
 
     manifest = load_source(source, path).manifest
-    tau = DEFAULT_TAU if tau is None else tau
-    chosen = _labeller(labeller, weights)
-    labels = label_manifest(manifest, chosen, tau=tau)
+    chosen = _labeller(labeller, weights, combiner)
+    thresholds, target = resolve_tau(chosen, tau)
+    labels = label_manifest(manifest, chosen, thresholds=thresholds)
+    audit_record = None
+    if gold is not None:
+        labels = override_with_gold(labels, read_gold(gold))
+        audit_record = _label_audit(gold, path, chosen, thresholds)
     write_labels(out, labels, columns=COMPACT_COLUMNS if compact else None)
-    console.print(f"wrote {len(labels)} labels to {out} ({labeller}, tau={tau})")
+    console.print(f"wrote {len(labels)} labels to {out} ({labeller}, thresholds {thresholds})")
     coverage = {}
     for column in ("emotion", "original_split", "usage"):
         if column in manifest and manifest[column].notna().any():
             coverage[column] = coverage_by(manifest, labels, column)
             print_frame(coverage[column], f"coverage by {column}")
     if manifest["emotion"].isin(STUDY_EMOTIONS).any():
-        six = study_coverage(manifest, labels)
-        coverage["six_emotions"] = pd.DataFrame([six])
-        console.print(f"six study emotions: {six}")
-    write_provenance(out, chosen, tau=tau, source=source, coverage=coverage)
+        study = manifest[manifest["emotion"].isin(STUDY_EMOTIONS)]
+        coverage["six_emotions"] = pd.DataFrame([study_coverage(manifest, labels)])
+        coverage["emotion_x_gender"] = coverage_by(study, labels, "emotion")
+        console.print(f"six study emotions: {coverage['six_emotions'].iloc[0].to_dict()}")
+    write_provenance(
+        out, chosen, thresholds=thresholds, target=target, source=source, coverage=coverage,
+        gold=gold, label_audit=audit_record,
+    )  # fmt: skip
 
 
-def write_provenance(out: Path, labeller, *, tau: float, source: str, coverage: dict) -> Path:
-    """``<out>.provenance.json``: labeller and versions, tau, exact command, date, coverage.
+def _label_audit(gold: Path, fer_root: Path, labeller, thresholds) -> dict:
+    """The audit half's figures at the labels' thresholds and at stricter accuracy targets."""
+    from ferbias.gender.domain_gold import load_domain_gold
+    from ferbias.gender.evaluate import (
+        LABELS,
+        STRICTER,
+        audit_domain,
+        label_audit_record,
+        score_audit,
+    )
+
+    audit_half = load_domain_gold(gold, fer_root)
+    audit_half = audit_half.subset(audit_half.mask("random-audit"))
+    stricter = {f"target {t:g}": labeller.combiner.thresholds(t) for t in STRICTER}
+    result = audit_domain(
+        audit_half,
+        score_audit(audit_half, labeller),
+        thresholds={LABELS: thresholds, **stricter},
+        default=LABELS,
+    )
+    return label_audit_record(result, gold_file=gold.name)
+
+
+def write_provenance(
+    out: Path,
+    labeller,
+    *,
+    thresholds,
+    target: float | None,
+    source: str,
+    coverage: dict,
+    gold: Path | None = None,
+    label_audit: dict | None = None,
+) -> Path:
+    """``<out>.provenance.json``: labeller and versions, thresholds, exact command, date,
+    coverage, gold overrides and the audit-half figures (``label_audit``, read by experiments).
 
     Members with weights metadata (ferbias-gender: recipe, training command) record it too.
     """
@@ -90,10 +166,14 @@ def write_provenance(out: Path, labeller, *, tau: float, source: str, coverage: 
         "labeller": labeller.name,
         "labeller_versions": {m.name: m.version for m in members},
         "labeller_metadata": {m.name: m.metadata for m in members if hasattr(m, "metadata")},
-        "tau": tau,
+        "combiner": labeller.metadata if hasattr(labeller, "combiner") else None,
+        "thresholds": {"female": thresholds.female, "male": thresholds.male},
+        "accuracy_target": target,
+        "gold_overrides": gold.name if gold else None,
         "command": " ".join(["ferbias", *sys.argv[1:]]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "coverage": {k: v.to_dict(orient="records") for k, v in coverage.items()},
+        "label_audit": label_audit,
     }
     return write_json_atomic(out.with_suffix(".provenance.json"), record)
 
@@ -113,13 +193,23 @@ def train(
     fairface: Path | None = typer.Option(
         None, help="FairFace folder: its train faces join training, its val faces validation."
     ),
+    fer_style: bool = typer.Option(True, help="Degrade the photos to FER-2013 style."),
+    gold: Path | None = typer.Option(
+        None, help="In-domain gold CSV: fit to FER-2013, cross-fitted (see `gender.domain`)."
+    ),
+    folds: int = typer.Option(5, help="Cross-fitting folds (with --gold)."),
 ) -> None:
-    """Train ferbias-gender on UTKFace-train + CelebA-train (48x48 gray FER-geometry crops)."""
+    """Train ferbias-gender on UTKFace + CelebA (48x48 gray, FER-2013 style); with --gold, then
+    fine-tune it on FER-2013 gold faces, cross-fitted (needs --run-dir; resumable)."""
     from dataclasses import replace
 
     from ferbias.gender.cnn import DEFAULT_WEIGHTS, RECIPE, train_gender_cnn
+    from ferbias.gender.degrade import FerStyle
 
     overrides = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
+    if gold is not None:
+        _train_domain(gold, out or DEFAULT_WEIGHTS, data, seed, run_dir, init, folds, overrides)
+        return
     ages = {} if min_age is None else {"min_age": min_age or None}
     report = train_gender_cnn(
         out or DEFAULT_WEIGHTS,
@@ -129,6 +219,7 @@ def train(
         run_dir=run_dir,
         init=init,
         fairface=fairface,
+        style=FerStyle() if fer_style else None,
         **ages,
     )
     print_frame(report.history.round(4), "history")
@@ -136,29 +227,78 @@ def train(
     console.print(f"weights: {report.weights} ({report.weights.stat().st_size:,} bytes)")
 
 
+def _train_domain(gold, out, data, seed, run_dir, init, folds, overrides) -> None:
+    import time
+    from dataclasses import replace
+
+    from ferbias.gender.cnn import DEFAULT_WEIGHTS
+    from ferbias.gender.domain import GOLD_RECIPE, fit_domain
+    from ferbias.gender.domain_gold import load_domain_gold
+    from ferbias.gender.gold import data_root
+
+    started = time.process_time()
+    faces = load_domain_gold(gold, data_root(data) / "fer2013")
+    result = fit_domain(
+        faces, run_dir or Path("runs/gender_domain"), out=out, data=data,
+        init=init or DEFAULT_WEIGHTS, folds=folds, seed=seed,
+        gold_recipe=replace(GOLD_RECIPE, **overrides), gold_file=gold.name,
+    )  # fmt: skip
+    counts = result.scores.groupby(["part", "scored_by"]).size().rename("faces").reset_index()
+    print_frame(counts, "gold faces scored by (cross-fitted: no model scores a face it saw)")
+    console.print(
+        f"temperature {result.temperature:.3f}; {int(result.plan.trains.sum())} training-gold "
+        f"faces; weights {result.weights}; this process: {time.process_time() - started:,.0f} "
+        "CPU s (models a previous run finished are loaded, not retrained)"
+    )
+
+
+@app.command("combine")
+def combine(
+    gold: Path = typer.Option(..., help="In-domain gold CSV."),
+    scores: Path = typer.Option(
+        Path("runs/gender_domain/scores.csv"), help="Cross-fitted ferbias-gender scores."
+    ),
+    data: Path | None = typer.Option(None, help="Shared data folder (default $FERBIAS_DATA)."),
+    out: Path | None = typer.Option(None, help="Combiner JSON (default: the packaged one)."),
+    targeted: bool = typer.Option(True, help="Let targeted faces join if they help (OOF loss)."),
+) -> None:
+    """Fit the ensemble's combiner on the gold fit half; choose thresholds per accuracy target."""
+    from ferbias.gender.combine import fit_packaged_combiner
+
+    fitted, table, emotions = fit_packaged_combiner(
+        gold, scores, data=data, out=out, use_targeted=targeted
+    )
+    c = fitted.combiner
+    console.print(
+        f"P(female) = sigmoid({c.coef[0]:.3f} logit(onnx-cc0) + {c.coef[1]:.3f} "
+        f"logit(ferbias-gender) + {c.intercept:.3f}); fit on {c.metadata['fit_on']} "
+        f"({c.metadata['n_fit']} faces); out-of-fold log loss {c.metadata['out_of_fold_log_loss']}"
+    )
+    print_frame(table, "thresholds per accuracy target (chosen on random-fit, out-of-fold)")
+    for choice in c.choices:
+        console.print(f"target {choice.target:g}: {choice.reason}")
+    shown = ["emotion", "n", "coverage", "accuracy", "coverage_female", "coverage_male"]
+    print_frame(emotions[shown], f"fit half per emotion at target {c.default_target:g}")
+
+
 @app.command("evaluate")
 def evaluate(
     out: Path = typer.Option(Path("runs/gender_audit"), help="Folder for tables and figures."),
+    gold: Path = typer.Option(..., help="In-domain gold CSV (its random-audit half leads)."),
     data: Path | None = typer.Option(None, help="Shared data folder (default $FERBIAS_DATA)."),
-    tau: float | None = typer.Option(None, help="Fixed tau (default: chosen for >= 97%)."),
+    tau: str | None = typer.Option(None, help=TAU_HELP),
     weights: Path | None = typer.Option(None, help="ferbias-gender weights (default packaged)."),
+    combiner: Path | None = typer.Option(None, help="Ensemble combiner (default packaged)."),
+    before: Path | None = typer.Option(None, help="A labels file to audit side by side."),
+    photos: bool = typer.Option(True, help="Also audit the photo sets (secondary evidence)."),
 ) -> None:
-    """Audit onnx-cc0, ferbias-gender and the ensemble on the gold sets; choose tau."""
-    from ferbias.gender.evaluate import ensemble_from_members, gold_predictions
-    from ferbias.gender.evaluate import evaluate as run_audit
-    from ferbias.gender.gold import gold_sets
+    """Audit the ensemble on the gold audit half (then the photo sets); check issue 9's goals."""
+    from ferbias.cli.gender_audit import run_evaluate
 
-    ensemble = _labeller("ensemble", weights)
-    gold = gold_sets(data)
-    predictions = gold_predictions({m.name: m for m in ensemble.members}, gold)
-    predictions["ensemble"] = ensemble_from_members(predictions, ensemble)
-    result = run_audit(predictions, choose_for="ensemble", tau=tau)
-    result.save(out)
-    shown = result.table[
-        ["labeller", "gold_set", "n", "coverage", "accuracy", "error_female", "error_male", "ece"]
-    ]
-    print_frame(shown, f"gold-set audit at tau={result.tau}")
-    console.print(f"tau={result.tau} (ensemble, pooled adult gold); written to {out}")
+    run_evaluate(
+        out=out, gold=gold, data=data, labeller=_labeller("ensemble", weights, combiner),
+        tau=tau, before=before, photos=photos,
+    )  # fmt: skip
 
 
 def annotate(

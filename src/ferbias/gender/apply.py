@@ -1,4 +1,4 @@
-"""Label a whole source with a labeller and summarise coverage per emotion and per split."""
+"""Label a whole source with a labeller, let gold consensus override it, summarise coverage."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pandas as pd
 from ferbias.data.images import prepare
 from ferbias.data.schema import STUDY_EMOTIONS
 from ferbias.gender import labels as lab
-from ferbias.gender.base import Labeller, decide
+from ferbias.gender.base import Labeller, Thresholds, decide
 
 log = logging.getLogger(__name__)
 
-# Chosen by `ferbias gender evaluate` (highest coverage with >= 97% accuracy on gold adults).
-DEFAULT_TAU = 0.51
+GOLD_LABELLER = "gold-consensus"  # the labeller named on rows the in-domain gold overrides
+UNKNOWN_GOLD = "%d gold file(s) are not among the labelled images, e.g. %s"
 
 
 def relative_file(sample_ids: pd.Series) -> pd.Series:
@@ -24,7 +24,7 @@ def relative_file(sample_ids: pd.Series) -> pd.Series:
 
 
 def label_manifest(
-    manifest: pd.DataFrame, labeller: Labeller, *, tau: float = DEFAULT_TAU
+    manifest: pd.DataFrame, labeller: Labeller, *, thresholds: Thresholds
 ) -> pd.DataFrame:
     """Labels rows for every manifest row; images that could not be prepared are 'unknown'."""
     prepared = prepare(manifest, on_no_face="report")
@@ -36,11 +36,26 @@ def label_manifest(
     return lab.automatic_labels(
         relative_file(manifest["sample_id"]).tolist(),
         manifest["sample_id"].astype(str).tolist(),
-        decide(p.to_numpy(), tau),
+        decide(p.to_numpy(), thresholds),
         p.to_numpy(),
         labeller=labeller.name,
         version=labeller.version,
     )
+
+
+def override_with_gold(labels: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame:
+    """``labels`` with every gold face's gender replaced by its consensus (faces the annotators
+    could not call become 'unknown'); the automatic p_female is kept beside it."""
+    consensus = gold.set_index("file")["consensus"]
+    hit = labels["file"].isin(consensus.index)
+    missing = consensus.index.difference(labels["file"])
+    if len(missing):
+        log.warning(UNKNOWN_GOLD, len(missing), missing[0])
+    out = labels.copy()
+    gender = consensus.reindex(out.loc[hit, "file"]).to_numpy(dtype=object)
+    out.loc[hit, "gender"] = np.where(np.isin(gender, ["female", "male"]), gender, "unknown")
+    out.loc[hit, "labeller"] = GOLD_LABELLER
+    return lab.make_labels(out)
 
 
 def study_coverage(manifest: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:

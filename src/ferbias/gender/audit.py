@@ -1,7 +1,8 @@
-"""Gold-set audit of a labeller: accuracy, per-gender errors, coverage vs tau, calibration.
+"""Gold-set audit of a labeller: accuracy, per-gender errors, coverage vs threshold, calibration.
 
 Pure numpy/pandas/matplotlib (no torch). ``y_true`` holds "female"/"male"; ``p_female`` the
-labeller's P(female). Errors count among the labelled (non-abstained) faces.
+labeller's P(female). Errors count among the labelled (non-abstained) faces. Used for the photo
+sets (secondary evidence); the audit on FER-2013 itself is ``gender.domain_audit``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ferbias.gender.base import confidence, decide
+from ferbias.gender.base import Thresholds, decide
 
 DEFAULT_TAUS = np.round(np.arange(0.5, 1.0, 0.01), 2)
 TARGET_ACCURACY = 0.97
 BAD_TRUTH = "gold labels must be 'female' or 'male'; got {bad}"
-NO_TAU = "no tau in {lo}..{hi} reaches accuracy {target} on the gold faces"
 
 
 def _truth(y_true) -> np.ndarray:
@@ -26,11 +26,11 @@ def _truth(y_true) -> np.ndarray:
     return y
 
 
-def gold_metrics(y_true, p_female, *, tau: float) -> dict[str, float]:
+def gold_metrics(y_true, p_female, *, thresholds: Thresholds) -> dict[str, float]:
     """n, coverage, accuracy on labelled, per-gender error and coverage, ECE (all faces)."""
     y = _truth(y_true)
     p = np.asarray(p_female, dtype=float)
-    pred = decide(p, tau)
+    pred = decide(p, thresholds)
     covered = pred != "unknown"
     out: dict[str, float] = {"n": len(y), "coverage": covered.mean() if len(y) else np.nan}
     out["accuracy"] = (pred[covered] == y[covered]).mean() if covered.any() else np.nan
@@ -65,16 +65,6 @@ def coverage_curve(y_true, p_female, taus=DEFAULT_TAUS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_tau(curve: pd.DataFrame, *, target: float = TARGET_ACCURACY) -> float:
-    """The tau with the highest coverage among those whose accuracy is >= ``target``."""
-    ok = curve[curve["accuracy"] >= target]
-    if ok.empty:
-        lo, hi = curve["tau"].min(), curve["tau"].max()
-        raise ValueError(NO_TAU.format(lo=lo, hi=hi, target=target))
-    best = ok.sort_values(["coverage", "tau"], ascending=[False, True]).iloc[0]
-    return float(best["tau"])
-
-
 def calibration_table(y_true, p_female, *, bins: int = 10) -> pd.DataFrame:
     """Reliability table: per P(female) bin, mean prediction, observed female rate, count."""
     y = _truth(y_true) == "female"
@@ -99,14 +89,20 @@ def expected_calibration_error(y_true, p_female, *, bins: int = 10) -> float:
     return float((gap * table["count"]).sum() / table["count"].sum())
 
 
-def audit_table(gold: dict[str, tuple], *, tau: float) -> pd.DataFrame:
-    """One row per gold set (name -> (y_true, p_female)) at ``tau``."""
-    rows = [{"gold_set": name, **gold_metrics(y, p, tau=tau)} for name, (y, p) in gold.items()]
+def audit_table(gold: dict[str, tuple], *, thresholds: Thresholds) -> pd.DataFrame:
+    """One row per gold set (name -> (y_true, p_female)) at ``thresholds``."""
+    rows = [
+        {"gold_set": name, **gold_metrics(y, p, thresholds=thresholds)}
+        for name, (y, p) in gold.items()
+    ]
     return pd.DataFrame(rows)
 
 
-def plot_coverage(curves: dict[str, pd.DataFrame], *, tau: float | None = None) -> Figure:
-    """Coverage and accuracy against tau, one line per gold set (chosen tau dashed)."""
+def plot_coverage(
+    curves: dict[str, pd.DataFrame], *, thresholds: Thresholds | None = None
+) -> Figure:
+    """Coverage and accuracy against a symmetric threshold tau, one line per gold set; the
+    labeller's thresholds (female, male) dashed."""
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     ax_cov, ax_acc = figure.subplots(1, 2, sharex=True)
     for name, curve in curves.items():
@@ -116,8 +112,8 @@ def plot_coverage(curves: dict[str, pd.DataFrame], *, tau: float | None = None) 
     for ax, label in ((ax_cov, "coverage (labelled share)"), (ax_acc, "accuracy on labelled")):
         ax.set_xlabel("tau (confidence threshold)")
         ax.set_ylabel(label)
-        if tau is not None:
-            ax.axvline(tau, color="k", ls="--", lw=0.8)
+        for value in {thresholds.female, thresholds.male} if thresholds else ():
+            ax.axvline(value, color="k", ls="--", lw=0.8)
     ax_cov.legend(fontsize=8)
     return figure
 
@@ -134,8 +130,3 @@ def plot_calibration(gold: dict[str, tuple], *, bins: int = 10) -> Figure:
     ax.set_ylabel("observed female share")
     ax.legend(fontsize=8)
     return figure
-
-
-def confident_share(p_female, *, tau: float) -> float:
-    """Share of faces with confidence >= tau (coverage on unlabelled data)."""
-    return float((confidence(p_female) >= tau).mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -9,7 +10,8 @@ import numpy as np
 from ferbias.registry import Registry
 
 BAD_PIXELS = "labeller input must be uint8 N x H x W gray faces, got dtype {dtype} shape {shape}"
-BAD_TAU = "tau must lie in [0.5, 1.0], got {tau}"
+BAD_TAU = "a confidence threshold must lie in [0.5, 1.0], got {tau}"
+BAD_PAIR = "thresholds {text!r}: expected one number or a pair female,male, e.g. 0.8,0.85"
 
 
 class Labeller(Protocol):
@@ -37,13 +39,51 @@ def confidence(p_female: np.ndarray) -> np.ndarray:
     return np.maximum(p, 1.0 - p)
 
 
-def decide(p_female: np.ndarray, tau: float = 0.5) -> np.ndarray:
-    """'female' / 'male' where confidence >= tau, else 'unknown' (NaN p is unknown)."""
-    if not 0.5 <= tau <= 1.0:
-        raise ValueError(BAD_TAU.format(tau=tau))
+@dataclass(frozen=True)
+class Thresholds:
+    """Per-gender confidence thresholds: 'female' where p >= ``female``, 'male' where
+    1 - p >= ``male``; each lies in [0.5, 1]. ``symmetric(t)`` gives one threshold for both."""
+
+    female: float
+    male: float
+
+    def __post_init__(self) -> None:
+        for value in (self.female, self.male):
+            if not 0.5 <= value <= 1.0:
+                raise ValueError(BAD_TAU.format(tau=value))
+
+    @classmethod
+    def symmetric(cls, tau: float) -> Thresholds:
+        return cls(tau, tau)
+
+    @classmethod
+    def parse(cls, text: str) -> Thresholds:
+        """``"0.8,0.85"`` (female, male) or ``"0.8"`` (both)."""
+        parts = [p.strip() for p in str(text).split(",")]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(BAD_PAIR.format(text=text)) from None
+        if len(values) == 1:
+            return cls.symmetric(values[0])
+        if len(values) != 2:
+            raise ValueError(BAD_PAIR.format(text=text))
+        return cls(*values)
+
+    def text(self) -> str:
+        return f"{self.female:g},{self.male:g}"
+
+
+def decide(p_female: np.ndarray, thresholds: Thresholds | float = 0.5) -> np.ndarray:
+    """'female' / 'male' where confident enough (see ``Thresholds``), else 'unknown'.
+
+    p = 0.5 exactly (a tie) and NaN are always 'unknown': a tie never defaults to one gender.
+    """
+    if not isinstance(thresholds, Thresholds):
+        thresholds = Thresholds.symmetric(float(thresholds))
     p = np.asarray(p_female, dtype=float)
     out = np.full(p.shape, "unknown", dtype=object)
-    sure = np.isfinite(p) & (confidence(p) >= tau)
-    out[sure & (p >= 0.5)] = "female"
-    out[sure & (p < 0.5)] = "male"
+    finite = np.isfinite(p)
+    out[finite & (p > 0.5) & (p >= thresholds.female)] = "female"
+    out[finite & (p < 0.5) & (1.0 - p >= thresholds.male)] = "male"
     return out

@@ -1,9 +1,12 @@
-"""``ferbias-gender``: a small gender CNN trained by ferbias on UTKFace + CelebA 48x48 gray crops.
+"""``ferbias-gender``: a small gender CNN trained by ferbias on 48x48 gray FER-geometry faces.
 
-Trained with the shared engine (``ferbias.training.fit.fit``) on the FER-2013 geometry, so it sees
-faces as the labeller will meet them. Classes: 0 female, 1 male (the onnx-cc0 order). The weights
-file is a safetensors file (float tensors stored as fp16, loaded as fp32) whose metadata names
-the model and its options, the class order, the data, the recipe and the training command.
+Trained with the shared engine (``ferbias.training.fit.fit``) on UTKFace + CelebA faces degraded
+to FER-2013 style (``gender.degrade``), then fitted to FER-2013 itself on the in-domain gold
+(``gender.domain``). Classes: 0 female, 1 male (the onnx-cc0 order); no label smoothing, and a
+temperature fitted afterwards (metadata ``temperature``) divides the logit so P(female) is
+calibrated. The weights file is a safetensors file (float tensors stored as fp16, loaded as fp32)
+whose metadata names the model and its options, the class order, the data, the recipe and the
+training command.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ferbias.gender.base import LABELLERS, check_pixels
+from ferbias.gender.degrade import FerStyle, degrade
 from ferbias.gender.gold import ADULT_AGE, FaceSet, fairface_faces, gender_data
 from ferbias.io import write_atomic
 from ferbias.models import create_model
@@ -37,8 +41,15 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "ferbias_gender.safetensor
 # 656k parameters, 60 MFLOPs: ~80 s per epoch on 2 busy CPU cores, 1.3 MB as fp16.
 MODEL = "vgg-fer"
 MODEL_OPTIONS = {"width": 16, "hidden": 256}
-# The variants' ``standard`` recipe (flips are valid for gender), best val epoch kept.
-RECIPE = replace(get_variant("standard").recipe, epochs=20, batch_size=128, monitor="val_acc")
+# The variants' ``standard`` recipe (flips are valid for gender) without label smoothing, which
+# squashed P(female) into about [0.07, 0.87]; best val epoch kept.
+RECIPE = replace(
+    get_variant("standard").recipe,
+    epochs=20,
+    batch_size=128,
+    monitor="val_acc",
+    label_smoothing=0.0,
+)
 MIN_TRAIN_AGE = ADULT_AGE  # train on adults (UTKFace age >= 13; CelebA has no ages, all adults)
 MISSING_WEIGHTS = "ferbias-gender weights {path} not found; run `ferbias gender train --out {path}`"
 BAD_WEIGHTS = "{path} is not a ferbias-gender weights file (metadata 'classes' must be {classes})"
@@ -87,6 +98,7 @@ def train_gender_cnn(
     init: str | os.PathLike | None = None,
     command: str | None = None,
     fairface: str | os.PathLike | None = None,
+    style: FerStyle | None = FerStyle(),
 ) -> TrainReport:
     """Train on UTKFace-train + CelebA-train, select on their val parts (all ages), save to ``out``.
 
@@ -94,7 +106,8 @@ def train_gender_cnn(
     ``MODEL_OPTIONS`` for ``MODEL``. ``init``: a ferbias-gender weights file to continue from
     (its model and options are used). ``command`` is recorded in the weights (default: argv).
     ``fairface``: a FairFace release folder; its train faces join training, its val faces
-    validation.
+    validation. ``style``: degrade training and validation faces to FER-2013 style (seeded by
+    ``seed``; None: clean photos).
     """
     sets = gender_data(data)
     names = ["utkface", "celeba"]
@@ -103,6 +116,9 @@ def train_gender_cnn(
         names.append("fairface")
     train = concat([at_least(sets[f"{s}-train"], min_age) for s in names], "train")
     val = concat([sets[f"{s}-val"] for s in names], "val")
+    if style is not None:
+        rng = np.random.default_rng(seed)
+        train, val = (styled(faces, style, rng) for faces in (train, val))
     if model_options is None:
         model_options = MODEL_OPTIONS if model_name == MODEL else {}
     if init:
@@ -130,7 +146,8 @@ def train_gender_cnn(
         extra={
             "seed": str(seed),
             "train": "+".join(["utkface-train(seed 0)", *(f"{s}-train" for s in names[1:])])
-            + f", age >= {min_age or 0}",
+            + f", age >= {min_age or 0}"
+            + (f", degraded to FER-2013 style {style}" if style else ""),
             "n_train": str(len(train.meta)),
             "best_epoch": str(result.best_epoch),
             "best_val_acc": f"{result.history['val_acc'].max():.4f}",
@@ -142,6 +159,11 @@ def train_gender_cnn(
     labeller = FerbiasGenderLabeller(weights=out)
     validation = validation_table(labeller, [sets[f"{s}-val"] for s in names])
     return TrainReport(Path(out), result.best_epoch, result.history, validation)
+
+
+def styled(faces: FaceSet, style: FerStyle, rng: np.random.Generator) -> FaceSet:
+    """``faces`` degraded to FER-2013 style (``gender.degrade``)."""
+    return FaceSet(faces.name, degrade(faces.pixels, rng=rng, style=style), faces.meta)
 
 
 def save_weights(
@@ -226,9 +248,32 @@ class FerbiasGenderLabeller:
         )
         return model.eval()
 
-    def predict_p_female(self, pixels: np.ndarray) -> np.ndarray:
+    @cached_property
+    def temperature(self) -> float:
+        """Divides the logit (metadata ``temperature``; 1 when the weights carry none)."""
+        return float(self.metadata.get("temperature") or 1.0)
+
+    def predict_logit(self, pixels: np.ndarray) -> np.ndarray:
+        """log(P(female) / P(male)) of the network, before the temperature."""
         check_pixels(pixels)
-        return predict_proba(self.model, pixels, batch_size=self.batch_size)[:, 0].astype(float)
+        proba = predict_proba(self.model, pixels, batch_size=self.batch_size).astype(float)
+        return logit(proba[:, 0])
+
+    def predict_p_female(self, pixels: np.ndarray) -> np.ndarray:
+        """Calibrated P(female): the logit divided by the temperature."""
+        return sigmoid(self.predict_logit(pixels) / self.temperature)
+
+
+LOGIT_EPS = 1e-6  # float32 softmax outputs are clipped to [eps, 1 - eps] before the logit
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), LOGIT_EPS, 1 - LOGIT_EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
 @LABELLERS.register("ferbias-gender")
