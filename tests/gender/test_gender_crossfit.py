@@ -72,7 +72,7 @@ def test_a_plan_that_splits_twins_is_refused():
     fold = plan.fold.copy()
     fold[3] = (fold[2] + 1) % 3  # move one twin to another fold
     broken = FoldPlan(fold, plan.trains, plan.twin_group, plan.k)
-    train, score, _ = recording_run(broken)
+    _, score, _ = recording_run(broken)
     with pytest.raises(RuntimeError, match="twin group it trained on"):
         cross_fit(broken, train=lambda name, faces: name, score=score)
     assert FINAL == -1

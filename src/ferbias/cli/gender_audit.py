@@ -26,11 +26,11 @@ def shown_audit(frame: pd.DataFrame, first: str) -> pd.DataFrame:
     for name in ("coverage", "accuracy", "error_female", "error_male"):
         out[f"{name} %"] = percent_ci(frame, name)
     for name in ("coverage_female", "coverage_male"):
-        out[f"{name} %"] = (100 * frame[name]).round(1)
+        out[f"{name} %"] = [f"{100 * v:.1f}" for v in frame[name]]
     if "ece" in frame:
-        out["ECE"] = frame["ece"].round(3)
+        out["ECE"] = [f"{v:.3f}" for v in frame["ece"]]
     if "undecidable_labelled" in frame:
-        out["undecidable labelled %"] = (100 * frame["undecidable_labelled"]).round(1)
+        out["undecidable labelled %"] = [f"{100 * v:.1f}" for v in frame["undecidable_labelled"]]
     return out
 
 

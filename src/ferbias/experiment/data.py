@@ -10,6 +10,7 @@ test sets. Pixels are prepared once for every row in use (cached on disk by ``im
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ferbias.data import images, quality, sources, splits
+from ferbias.experiment import gold_test
 from ferbias.experiment.spec import MIXED, DataSpec, ExperimentSpec, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -97,13 +99,42 @@ def load_manifest(source_specs: list[SourceSpec]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def label_audits(source_specs: list[SourceSpec]) -> list[dict]:
+    """The audit of each labels file the sources join, from its provenance sidecar
+    (``label_audit``, written by ``ferbias gender label --gold``): what the report's
+    label-noise section reads."""
+    from ferbias.data.sources.fer2013 import gender_labels_file
+
+    out = []
+    for spec in source_specs:
+        if spec.source == "fer2013":
+            path = gender_labels_file(spec.options.get("gender_labels", "default"))
+        elif spec.source == "labels":
+            path = spec.resolved_path()
+        else:
+            continue
+        sidecar = path.with_suffix(".provenance.json") if path is not None else None
+        if sidecar is None or not sidecar.is_file():
+            continue
+        audit = json.loads(sidecar.read_text(encoding="utf-8")).get("label_audit")
+        if audit:
+            out.append({"source": spec.source, "labels_file": path.name, **audit})
+    return out
+
+
 def build_data(spec: ExperimentSpec) -> ExperimentData:
     """Manifest-level data of ``spec`` (no pixels yet): what ``--dry-run`` counts."""
     cfg = spec.data
-    manifest = load_manifest(cfg.sources)
-    values = manifest[cfg.group_col].astype("string")
-    keep = manifest["emotion"].isin(cfg.emotions) & values.isin(cfg.groups)
-    manifest = manifest[keep.fillna(False)].reset_index(drop=True)
+    loaded = load_manifest(cfg.sources)
+    loaded = loaded[loaded["emotion"].isin(cfg.emotions)].reset_index(drop=True)
+    keep = loaded[cfg.group_col].astype("string").isin(cfg.groups).fillna(False)
+    manifest = loaded[keep.to_numpy()].reset_index(drop=True)
+    held_out, gold = set(), None
+    if cfg.gold_test is not None:
+        gold = gold_test.gold_rows(loaded, cfg.gold_test)
+        pixels = prepare_rows(loaded, size=cfg.image_size)
+        held_out = gold_test.held_out_ids(loaded, gold, pixels)
+        log.info("data.gold_test: %d gold faces and twins kept out of training", len(held_out))
     manifest, duplicates = find_duplicates(manifest, cfg)
     split = splits.make_splits(
         manifest,
@@ -114,6 +145,8 @@ def build_data(spec: ExperimentSpec) -> ExperimentData:
         duplicate_groups=duplicates,
     )
     rng = np.random.default_rng(cfg.split_seed)
+    training = split.isin(SPLITS).fillna(False).to_numpy(dtype=bool)
+    split[training & manifest["sample_id"].astype(str).isin(held_out).to_numpy()] = pd.NA
     by_split = {
         name: _capped_groups(manifest[(split == name).fillna(False).to_numpy()], cfg, name, rng)
         for name in ("train", "val", "test")
@@ -121,6 +154,8 @@ def build_data(spec: ExperimentSpec) -> ExperimentData:
     train, val = (_train_tables(by_split[name], spec, name, rng) for name in SPLITS)
     tests = {cfg.name: _with_group(by_split["test"], cfg.group_col)}
     skipped_tests = {}
+    if gold is not None:
+        tests[cfg.gold_test.name] = gold_test.gold_test_set(gold, cfg.group_col)
     for test_set in spec.test_sets:
         path = test_set.source.resolved_path()
         if test_set.optional and not path.exists():

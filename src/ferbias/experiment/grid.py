@@ -67,7 +67,7 @@ class TestBatch:
 
     name: str
     pixels: np.ndarray
-    rows: pd.DataFrame  # sample_id, subject_id, group, y_true
+    rows: pd.DataFrame  # sample_id, subject_id, group, y_true, labeller_prob_female
 
 
 @dataclass
@@ -145,6 +145,17 @@ def is_finished(run_dir: Path) -> bool:
     return json.loads(meta.read_text(encoding="utf-8")).get("status") == FINISHED
 
 
+def labeller_prob_female(frame: pd.DataFrame) -> np.ndarray:
+    """The gender labeller's P(female) per row; NaN where none, or where a person gave the
+    label (gender_source "annotator:..."), so label-noise filters never drop hand labels."""
+    if "p_female" not in frame:
+        return np.full(len(frame), np.nan)
+    p = pd.to_numeric(frame["p_female"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    source = frame.get("gender_source", pd.Series(pd.NA, index=frame.index)).astype("string")
+    by_hand = source.str.startswith("annotator").fillna(False).to_numpy(dtype=bool)
+    return np.where(by_hand, np.nan, p)
+
+
 def run_data(config: RunConfig, data: ExperimentData) -> RunData:
     """Stack the pixels and label indices of ``config``'s train group and every test set."""
     index = {emotion: i for i, emotion in enumerate(config.emotions)}
@@ -167,6 +178,7 @@ def run_data(config: RunConfig, data: ExperimentData) -> RunData:
                 "subject_id": frame["subject_id"].astype("string"),
                 "group": frame["group"].astype(str),
                 "y_true": frame["emotion"].astype(str),
+                "labeller_prob_female": labeller_prob_female(frame),
             }
         )
         tests.append(TestBatch(name, pixels, rows))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ferbias import __version__
-from ferbias.experiment.data import ExperimentData, attach_pixels, build_data
+from ferbias.experiment.data import ExperimentData, attach_pixels, build_data, label_audits
 from ferbias.experiment.grid import (
     RunConfig,
     RunTask,
@@ -90,6 +90,7 @@ def experiment_record(prepared: PreparedExperiment) -> dict[str, Any]:
         "skipped_test_sets": dict(data.skipped_tests),
         "counts": data.counts().to_dict(orient="records"),
         "label_provenance": data.provenance().to_dict(orient="records"),
+        "label_audit": label_audits(spec.data.sources),
         "power": power_inputs(data, list(spec.data.groups)),
         "runs": [{"run_id": run.run_id, **asdict(run)} for run in prepared.runs],
         "ferbias_version": __version__,

@@ -87,7 +87,10 @@ def predict_run(model: object, config: RunConfig, data: RunData) -> pd.DataFrame
 def predictions_frame(
     run_id: str, test_set: str, rows: pd.DataFrame, proba: np.ndarray, emotions: list[str]
 ) -> pd.DataFrame:
-    """run_id, test_set, sample_id, subject_id, group, y_true, y_pred, p_<emotion>..., loss."""
+    """run_id, test_set, sample_id, subject_id, group, labeller_prob_female, y_true, y_pred,
+    p_<emotion>..., loss. ``labeller_prob_female`` is the gender labeller's P(female) of the image
+    (NaN where the group label was not made by the labeller): the label-noise analysis reads it.
+    """
     truth = rows["y_true"].map({e: i for i, e in enumerate(emotions)}).to_numpy()
     picked = proba[np.arange(len(truth)), truth] if len(truth) else np.empty(0)
     frame = pd.DataFrame(
@@ -97,6 +100,9 @@ def predictions_frame(
             "sample_id": rows["sample_id"].to_numpy(),
             "subject_id": rows["subject_id"].to_numpy(),
             "group": rows["group"].to_numpy(),
+            "labeller_prob_female": rows.get(
+                "labeller_prob_female", pd.Series(np.nan, index=rows.index)
+            ).to_numpy(dtype=float),
             "y_true": rows["y_true"].to_numpy(),
             "y_pred": np.asarray(emotions, dtype=object)[proba.argmax(axis=1)],
         }

@@ -32,6 +32,9 @@ UNKNOWN_TRAIN_GROUP = "train group {bad!r} is neither one of data.groups {groups
 UNKNOWN_OPTIONS_MODEL = (
     "train.model_options names model {bad!r}, which is not in train.models {models}"
 )
+GOLD_NEEDS_GENDER = (
+    "data.gold_test holds gender gold; data.group_col must be 'gender', not {column!r}"
+)
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
 NOT_YAML = "{source}: not valid YAML: {problem} (line {line}, column {column})"
 NOT_TEXT = "{source}: not UTF-8 text ({error}); expected a YAML experiment spec"
@@ -88,6 +91,26 @@ class SizesSpec(_Strict):
         return value.get(group) if isinstance(value, dict) else value
 
 
+class GoldTestSpec(_Strict):
+    """Hand-reviewed faces held out of training (with their exact and near duplicates) and
+    tested on as an extra test set whose groups come from the gold consensus, not a labeller."""
+
+    path: str = Field("default", description="gold CSV; 'default': labels/fer2013_gender_gold.csv")
+    source: str = Field("fer2013", description="the data source whose files the gold names")
+    name: str = Field("fer2013-gold", description="test_set name of the held-out gold faces")
+    # The random sample only: targeted faces are not a random draw, so a test set of them
+    # would not describe the population.
+    parts: list[str] = Field(default_factory=lambda: ["random-fit", "random-audit"], min_length=1)
+
+    def resolved_path(self) -> Path:
+        if self.path == "default":
+            from ferbias.gender.domain_gold import DEFAULT_GOLD
+
+            return DEFAULT_GOLD
+        root = os.environ.get("FERBIAS_DATA", DEFAULT_DATA_ROOT)
+        return Path(os.path.expandvars(self.path.replace("${FERBIAS_DATA}", root))).expanduser()
+
+
 class DataSpec(_Strict):
     """The primary images: sources, emotion set, groups, splits and sizes."""
 
@@ -105,6 +128,7 @@ class DataSpec(_Strict):
     # near-identical images (perceptual hash; prepares every image once, cached).
     duplicates: Literal["none", "exact", "near"] = "exact"
     image_size: int = Field(48, ge=8, le=256)
+    gold_test: GoldTestSpec | None = Field(None, description="hold hand-labelled faces out")
 
     @field_validator("emotions")
     @classmethod
@@ -123,6 +147,12 @@ class DataSpec(_Strict):
             if group in ("", ".", "..") or any(c in group for c in "/\\\0"):
                 raise ValueError(BAD_GROUP_NAME.format(value=group))
         return groups
+
+    @model_validator(mode="after")
+    def _gold_test_needs_gender(self) -> DataSpec:
+        if self.gold_test is not None and self.group_col != "gender":
+            raise ValueError(GOLD_NEEDS_GENDER.format(column=self.group_col))
+        return self
 
     @model_validator(mode="after")
     def _sizes_name_groups(self) -> DataSpec:

@@ -105,7 +105,7 @@ def photo_pool(data, *, seed: int, style: FerStyle):
 
 
 def gold_labels(gold: DomainGold) -> np.ndarray:
-    return (gold.table["truth"] == "male").to_numpy(dtype=np.int64)
+    return gold.table["truth"].eq("male").fillna(False).to_numpy(dtype=bool).astype(np.int64)
 
 
 def inner_validation(gold: DomainGold, faces: np.ndarray, seed: int) -> tuple:
@@ -206,7 +206,7 @@ def fit_domain(
     if not fitting.any():
         raise ValueError(NO_RANDOM_FIT)
     temperature = fit_temperature(
-        scored["score"].to_numpy()[fitting], (gold.table["truth"] == "female").to_numpy()[fitting]
+        scored["score"].to_numpy()[fitting], gold_labels(gold)[fitting] == 0
     )
     scores = gold.table.assign(
         fold=plan.fold,

@@ -29,11 +29,11 @@ import pandas as pd
 from ferbias.data.images import prepare
 from ferbias.data.quality import find_duplicates
 from ferbias.data.sources import load_source
+from ferbias.gender.gold_build import CONSENSUS_VALUES
+from ferbias.gender.gold_sample import PARTS, is_training_file
 
 DEFAULT_GOLD = Path(__file__).resolve().parents[3] / "labels" / "fer2013_gender_gold.csv"
-PARTS = ("random-fit", "random-audit", "targeted")
 TRAINING_PARTS = ("random-fit", "targeted")  # the CNN may train on these, never on the audit
-CONSENSUS = ("female", "male", "unknown", "disagree")
 REQUIRED = ("file", "consensus", "part")
 
 MISSING_GOLD = "gold file {path} not found; expected a CSV with columns file, consensus, part"
@@ -54,7 +54,7 @@ def read_gold(path: str | os.PathLike = DEFAULT_GOLD) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in table]
     if missing:
         raise ValueError(MISSING_COLUMNS.format(path=path, missing=missing, required=REQUIRED))
-    for column, allowed in (("consensus", CONSENSUS), ("part", PARTS)):
+    for column, allowed in (("consensus", CONSENSUS_VALUES), ("part", PARTS)):
         bad = np.flatnonzero(~table[column].isin(allowed))
         if len(bad):
             value = table[column].iat[bad[0]]
@@ -63,7 +63,7 @@ def read_gold(path: str | os.PathLike = DEFAULT_GOLD) -> pd.DataFrame:
                     path=path, row=bad[0], column=column, value=value, allowed=list(allowed)
                 )
             )
-    training = table["file"].str.fullmatch(r"train/[a-z]+/Training_[^/]+")
+    training = table["file"].map(is_training_file)
     if not training.all():
         row = int(np.flatnonzero(~training)[0])
         raise ValueError(NOT_TRAINING.format(path=path, row=row, file=table["file"].iat[row]))

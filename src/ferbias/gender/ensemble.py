@@ -37,6 +37,7 @@ FOLDS = 5
 MEMBERS = ("onnx-cc0", "ferbias-gender")
 MISSING_COMBINER = "combiner {path} not found; fit one with `ferbias gender combine`"
 BAD_COMBINER = "combiner {path}: {problem}"
+NO_DEFAULT = "the default accuracy target {target} is out of reach on the {n} fit-half faces"
 UNKNOWN_TARGET = "no thresholds for accuracy target {target}; this combiner has {targets}"
 
 
@@ -161,18 +162,26 @@ def fit_combiner(
     if chosen != "random-fit":
         fit_x, fit_y = np.vstack([x, extra[0]]), np.concatenate([female, extra[1]])
     model = _fit(fit_x, fit_y)
-    choices = tuple(choose_thresholds(truth, oof[chosen], target=t) for t in targets)
+    choices, unreachable = [], []
+    for target in targets:
+        try:
+            choices.append(choose_thresholds(truth, oof[chosen], target=target))
+        except ValueError:
+            unreachable.append(target)
+    if default_target in unreachable:
+        raise ValueError(NO_DEFAULT.format(target=default_target, n=len(truth)))
     record = {
         **(metadata or {}),
         "fit_on": chosen,
         "n_fit": len(fit_y),
         "out_of_fold_log_loss": losses,
         "thresholds_chosen_on": f"out-of-fold scores of {len(female)} decidable random-fit faces",
+        "unreachable_targets": unreachable,
     }
     combiner = Combiner(
         coef=(float(model.coef_[0, 0]), float(model.coef_[0, 1])),
         intercept=float(model.intercept_[0]),
-        choices=choices,
+        choices=tuple(choices),
         default_target=default_target,
         metadata=record,
     )

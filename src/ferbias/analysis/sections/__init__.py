@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ferbias.analysis.blocks import Block, Heading, Paragraph
+from ferbias.analysis.label_noise import label_noise_blocks
 from ferbias.analysis.sections.answer import answer_blocks, detail_blocks
 from ferbias.analysis.sections.details import figure_blocks, metric_blocks
 from ferbias.analysis.sections.results import transfer_blocks
@@ -24,6 +25,7 @@ SECTIONS: tuple[Section, ...] = (
     transfer_blocks,
     study_blocks,
     detail_blocks,
+    label_noise_blocks,
     figure_blocks,
     metric_blocks,
     setup_blocks,

@@ -76,14 +76,14 @@ def load_fer2013(
     if labels not in ("fer", "ferplus"):
         raise ValueError(BAD_LABELS_OPTION.format(value=labels))
     path = Path(path).expanduser()
-    labels_file = _gender_labels_file(gender_labels)
+    labels_file = gender_labels_file(gender_labels)
     if path.is_file():
         return _load_csv(path.resolve(), labels, ferplus_dir, labels_file)
     result = _load_folder(path, labels, ferplus_dir)
     return result if labels_file is None else join_labels(result, labels_file)
 
 
-def _gender_labels_file(option: str | Path | None) -> Path | None:
+def gender_labels_file(option: str | Path | None) -> Path | None:
     """The labels file to join: "default" -> the committed file if it exists; None -> none."""
     if option == "default":
         return DEFAULT_GENDER_LABELS if DEFAULT_GENDER_LABELS.is_file() else None
