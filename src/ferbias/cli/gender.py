@@ -108,10 +108,9 @@ def label(
             coverage[column] = coverage_by(manifest, labels, column)
             print_frame(coverage[column], f"coverage by {column}")
     if manifest["emotion"].isin(STUDY_EMOTIONS).any():
-        study = manifest[manifest["emotion"].isin(STUDY_EMOTIONS)]
-        coverage["six_emotions"] = pd.DataFrame([study_coverage(manifest, labels)])
-        coverage["emotion_x_gender"] = coverage_by(study, labels, "emotion")
-        console.print(f"six study emotions: {coverage['six_emotions'].iloc[0].to_dict()}")
+        six = study_coverage(manifest, labels)
+        coverage["six_emotions"] = pd.DataFrame([six])
+        console.print(f"six study emotions: {six}")
     write_provenance(
         out, chosen, thresholds=thresholds, target=target, source=source, coverage=coverage,
         gold=gold, label_audit=audit_record,
