@@ -52,6 +52,7 @@ def toy_overrides(primary: Path, external: Path) -> list[str]:
         "data.name=heldout",
         "data.sizes={}",
         "data.duplicates=none",
+        "data.gold_test=null",
         "data.val_fraction=0.25",
         f"test_sets=[{{name: ext, source: {{source: manifest, path: '{external}',"
         " face_crop: false, options: {source: ext}}}]",

@@ -11,7 +11,8 @@ from test_report import build_experiment
 
 from ferbias.analysis import label_noise, report
 from ferbias.analysis.metrics import load_experiment
-from ferbias.analysis.sections import analyse
+from ferbias.analysis.standardise import PLAIN
+from ferbias.analysis.tables import analyse
 
 P_LEVELS = (0.7, 0.85, 0.95)  # confidence of the labeller on heldout faces, a third each
 AUDIT = {
@@ -49,6 +50,7 @@ def toy(tmp_path_factory):
         frame.assign(labeller_prob_female=labeller_confidence(frame)).to_parquet(path, index=False)
     record = json.loads((folder / "experiment.json").read_text())
     record["label_audit"] = [{"source": "fer2013", **AUDIT}]
+    record["spec"]["data"]["gold_test"] = {"name": "cfd"}  # stands in for fer2013-gold
     (folder / "experiment.json").write_text(json.dumps(record))
     return folder, analyse(load_experiment(folder), n_resamples=100)
 
@@ -66,10 +68,12 @@ def test_contamination_table_reads_the_labels_operating_point(toy):
 
 def test_sensitivity_keeps_only_confident_test_faces(toy):
     _, a = toy
-    table = label_noise.sensitivity_table(a, AUDIT, n_resamples=100)
-    assert table["labels"].str.split(" ").str[0].unique().tolist() == ["as", "target"]
+    table = label_noise.sensitivity_table(a, AUDIT, measure=PLAIN, n_resamples=100)
+    assert table["labels"].str.split(" ").str[0].unique().tolist() == ["as", "target", "hand"]
     kept = table.groupby("labels", sort=False)["test female / male"].first().tolist()
-    assert kept == ["30 / 30", "20 / 20", "10 / 10"]  # 0.6: all; 0.8: two thirds; 0.9: a third
+    # 0.6: all; 0.8: two thirds; 0.9: a third; the hand-labelled set whole
+    assert kept == ["30 / 30", "20 / 20", "10 / 10", "30 / 30"]
+    assert table["labels"].iloc[-1] == "hand labels: test set cfd"
     strict = table[table["labels"].str.startswith("target 0.99")].set_index("condition")
     scored = a.scored
     mine = scored[

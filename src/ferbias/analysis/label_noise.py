@@ -42,8 +42,9 @@ SENSITIVITY_CAPTION = (
     "Sensitivity to label noise: the 2x2 transfer table and in-group advantage (emotion-"
     "standardised accuracy, the verdicts' measure) on test faces kept at stricter accuracy "
     "targets of the labeller (faces whose P(female) clears the "
-    "target's thresholds; faces without a labeller score are kept). A conclusion that holds on "
-    "every row does not rest on the labeller's errors."
+    "target's thresholds; faces without a labeller score are kept), and on the hand-labelled "
+    "test set where the spec holds one out (data.gold_test). A conclusion that holds on every "
+    "row does not rest on the labeller's errors."
 )
 NO_SCORES = (
     "Sensitivity: the predictions carry no labeller P(female) (column labeller_prob_female; runs "
@@ -119,29 +120,37 @@ def _percent(value: float) -> str:
 
 
 def sensitivity_table(
-    a: Analysis, audit: dict, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+    a: Analysis,
+    audit: dict,
+    *,
+    measure: str = STANDARDISED,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Per operating point (as labelled, then each stricter target) x condition: test faces kept
-    in each group's primary cell, the 2x2 transfer accuracies and the in-group advantage, in
-    the report's headline measure (emotion-standardised accuracy: dropping faces changes the
-    emotion mix, which this measure holds fixed)."""
+    in each group's primary cell, the 2x2 transfer accuracies and the in-group advantage in
+    ``measure`` (default the report's headline, emotion-standardised accuracy: dropping faces
+    changes the emotion mix, which that measure holds fixed)."""
     f, m = a.groups
-    points = [("as labelled", None, a.advantage, a.scored)]
+    options = {"groups": (f, m), "n_resamples": n_resamples, "seed": seed}
+    points = [("as labelled", a.cells, a.advantage, a.scored)]
     for name, pair in (audit.get("thresholds") or {}).items():
         if name == LABELS:
             continue
         kept = keep_confident(a.scored, pair["female"], pair["male"])
-        table = transfer_tables.advantage_table(
-            kept, cells=a.cells, groups=(f, m), n_resamples=n_resamples, seed=seed
-        )
-        points.append((f"{name} ({pair['female']:g}, {pair['male']:g})", pair, table, kept))
+        table = transfer_tables.advantage_table(kept, cells=a.cells, **options)
+        points.append((f"{name} ({pair['female']:g}, {pair['male']:g})", a.cells, table, kept))
+    hand = hand_labelled_cells(a)
+    if hand is not None:
+        table = transfer_tables.advantage_table(a.scored, cells=hand, **options)
+        points.append((f"hand labels: test set {hand[f][0]}", hand, table, a.scored))
     rows = []
-    for name, _, table, kept in points:
-        table = table[table["measure"] == STANDARDISED]
+    for name, cells, table, kept in points:
+        table = table[table["measure"] == measure]
         faces = kept.drop_duplicates(["test_set", "sample_id"])
         n = {
             g: int(((faces["test_set"] == c[0]) & (faces["test_group"] == c[1])).sum())
-            for g, c in a.cells.items()
+            for g, c in cells.items()
         }
         for r, condition in zip(table.itertuples(index=False), condition_label(table), strict=True):
             rows.append(
@@ -158,6 +167,16 @@ def sensitivity_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def hand_labelled_cells(a: Analysis) -> dict[str, tuple[str, str]] | None:
+    """The cells of the spec's hand-labelled test set (``data.gold_test``), when it holds both
+    groups; the in-group advantage there does not rest on the labeller at all."""
+    gold = ((a.results.record.get("spec") or {}).get("data") or {}).get("gold_test") or {}
+    name = gold.get("name")
+    present = set(zip(a.scored["test_set"], a.scored["test_group"], strict=True))
+    cells = {g: (name, g) for g in a.groups}
+    return cells if name and all(c in present for c in cells.values()) else None
 
 
 def label_noise_blocks(a: Analysis) -> list[Block]:

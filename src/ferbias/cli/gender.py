@@ -99,7 +99,8 @@ def label(
     audit_record = None
     if gold is not None:
         labels = override_with_gold(labels, read_gold(gold))
-        audit_record = _label_audit(gold, path, chosen, thresholds)
+        if hasattr(chosen, "combiner"):  # the audit compares the ensemble with its members
+            audit_record = _label_audit(gold, path, chosen, thresholds)
     write_labels(out, labels, columns=COMPACT_COLUMNS if compact else None)
     console.print(f"wrote {len(labels)} labels to {out} ({labeller}, thresholds {thresholds})")
     coverage = {}

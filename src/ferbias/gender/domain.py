@@ -57,7 +57,7 @@ PHOTOS_PER_GOLD = 1.0  # degraded photo faces added per training-gold face
 # Short fine-tunes from already trained weights: a lower learning rate, few epochs.
 PHOTO_RECIPE = replace(RECIPE, epochs=4, lr=5e-4, warmup_epochs=0.5, monitor="val_loss")
 GOLD_RECIPE = replace(
-    RECIPE, epochs=6, lr=5e-4, batch_size=64, warmup_epochs=0.5, monitor="val_loss"
+    RECIPE, epochs=8, lr=5e-4, batch_size=64, warmup_epochs=0.5, monitor="val_loss"
 )
 NO_RANDOM_FIT = "no decidable random-fit face was scored: cannot fit the temperature"
 
