@@ -153,7 +153,7 @@ def train_gender_cnn(
             "best_val_acc": f"{result.history['val_acc'].max():.4f}",
             "recipe": json.dumps(recipe.to_dict()),
             "command": " ".join(["ferbias", *sys.argv[1:]]) if command is None else command,
-            "init": Path(init).name if init else "",
+            "init": FerbiasGenderLabeller(weights=init).version if init else "",
         },
     )
     labeller = FerbiasGenderLabeller(weights=out)

@@ -42,6 +42,9 @@ BAD_VALUE = "gold file {path}, row {row}: {column} {value!r}; expected one of {a
 NOT_TRAINING = "gold file {path}, row {row}: {file!r} is not a FER-2013 Training face"
 DUPLICATE_FILE = "gold file {path}: {file!r} appears more than once"
 NOT_IN_SOURCE = "gold file {path}: {n} file(s) are not in the fer2013 folder {root}, e.g. {file!r}"
+OTHER_EMOTION = (
+    "gold file {path}: {file!r} has emotion {given!r} but the fer2013 folder says {found!r}"
+)
 NOT_PREPARED = "gold file {path}: {n} face(s) could not be read, e.g. {sample_id} ({reason})"
 
 
@@ -101,12 +104,23 @@ def load_domain_gold(
     root = Path(fer_root) if fer_root else data_root() / "fer2013"
     manifest = load_source("fer2013", root, gender_labels=None).manifest
     manifest = manifest.assign(file=manifest["sample_id"].str.split(":", n=1).str[1])
+    given = table.pop("emotion") if "emotion" in table else None
     rows = table.merge(manifest[["file", "sample_id", "emotion", "path"]], on="file", how="left")
     absent = rows["sample_id"].isna()
     if absent.any():
         raise ValueError(
             NOT_IN_SOURCE.format(
                 path=path, n=int(absent.sum()), root=root, file=rows["file"][absent].iat[0]
+            )
+        )
+    if given is not None and (given.to_numpy() != rows["emotion"].to_numpy()).any():
+        i = int(np.flatnonzero(given.to_numpy() != rows["emotion"].to_numpy())[0])
+        raise ValueError(
+            OTHER_EMOTION.format(
+                path=path,
+                file=rows["file"].iat[i],
+                given=given.iat[i],
+                found=rows["emotion"].iat[i],
             )
         )
     prepared = prepare(manifest)  # the whole folder: one shared cache entry
