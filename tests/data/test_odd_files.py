@@ -12,10 +12,12 @@ from test_sources import make_fer_folder, write_image
 from ferbias.data.sources import load_source
 from ferbias.data.sources.base import (
     BROKEN_LINK,
+    FOLDER_SEEN,
     LINK_LOOP,
     NOT_UTF8,
     RESERVED_NAME,
     SPECIAL_FILE,
+    walk_files,
 )
 
 
@@ -62,6 +64,24 @@ def test_odd_entries_in_every_folder_source(tmp_path):
     (ck / "sadness").symlink_to(ck / "sadness")  # a looping emotion folder
     result = load_source("ckplus48", tmp_path / "ck")
     assert len(result.manifest) == 1 and list(result.skipped["reason"]) == [LINK_LOOP]
+
+
+def test_walk_files_follows_folder_links_once_and_counts_odd_entries_once(tmp_path):
+    root = make_fer_folder(tmp_path / "fer")
+    expected = _add_odd_entries(root / "train" / "angry")
+    (root / "z_link_to_test").symlink_to(root / "test")  # sorts before the real folder
+    (root / "test" / "sad" / "up").symlink_to(root)  # a cycle
+    elsewhere = write_image(tmp_path / "elsewhere" / "x.png").parent
+    (root / "out").symlink_to(elsewhere)  # a folder reached only through a link
+    skipped: list[tuple[str, str]] = []
+    files = walk_files(root, skipped)
+    relative = [str(f.relative_to(root)) for f in files]
+    assert relative == sorted(relative) and "out/x.png" in relative
+    assert not any(r.startswith("z_link_to_test") for r in relative)  # the real path wins
+    assert {"test/sad/PublicTest_3.jpg", "train/angry/linked.jpg"} <= set(relative)
+    reasons = {Path(path).name: reason for path, reason in skipped}
+    assert reasons == {**expected, "z_link_to_test": FOLDER_SEEN, "up": FOLDER_SEEN}
+    assert len(skipped) == len(reasons)  # every odd entry once
 
 
 def test_a_root_holding_the_csv_separator_is_refused_by_name(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -51,6 +52,43 @@ def test_every_input_gets_a_row_with_its_reason(toy_run, tmp_path):
     assert forced["error"].isna().all() and forced["face_w"].tolist() == [160]
     with pytest.raises(FileNotFoundError, match=r"missing\.png"):
         predict_inputs(model, [tmp_path / "missing.png"])
+
+
+def test_odd_folder_entries_are_rows_with_their_reason_and_the_table_saves(toy_run, tmp_path):
+    """Names that are not UTF-8 or hold '::', link loops and folder cycles, FIFOs: one row each;
+    the table still writes (it once failed on the undecodable name, losing every prediction)."""
+    from ferbias.data.sources.base import FOLDER_SEEN, LINK_LOOP, NOT_UTF8, RESERVED_NAME
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    crop = Image.fromarray(synthetic_face(48, seed=2))
+    crop.save(photos / "crop.png")
+    with open(os.fsencode(photos) + b"/caf\xe9.png", "wb") as handle:
+        crop.save(handle, format="PNG")
+    crop.save(photos / "a::b.png")
+    (photos / "loop.png").symlink_to(photos / "loop.png")
+    (photos / "sub" / "up").symlink_to(photos)
+    os.mkfifo(photos / "pipe.png")
+    out = tmp_path / "predictions.parquet"
+    cli = CliRunner().invoke(app, ["predict", str(toy_run), str(photos), "--out", str(out)])
+    assert cli.exit_code == 0, cli.output
+    assert "6 inputs, 1 faces, 0 no face, 0 unreadable, 5 skipped" in cli.output
+    reasons = pd.read_parquet(out).set_index("input")["error"]
+    assert pd.isna(reasons[str(photos / "crop.png")])
+    assert reasons[str(photos / "caf\\xe9.png")] == NOT_UTF8
+    assert reasons[str(photos / "a::b.png")] == RESERVED_NAME
+    assert reasons[str(photos / "loop.png")] == LINK_LOOP
+    assert reasons[str(photos / "sub" / "up")] == FOLDER_SEEN
+    assert "not a regular file" in reasons[str(photos / "pipe.png")]
+
+
+def test_inputs_without_any_face_still_give_a_table(toy_run, tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    Image.fromarray(np.full((120, 160), 90, np.uint8)).save(tmp_path / "blank.png")
+    result = predict_inputs(load_model(toy_run), [tmp_path], workers=1)
+    assert result.table["error"].notna().all() and len(result.table) == 2
+    assert result.table[["face_w", *PROBA]].isna().all().all()
+    assert result.counts == {"inputs": 2, "faces": 0, "no face": 1, "unreadable": 1, "skipped": 0}
 
 
 def test_manifest_boxes_and_colour_models(tmp_path):

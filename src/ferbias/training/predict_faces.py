@@ -1,6 +1,8 @@
 """Predict the emotion of every face in files, folders, manifests or arrays (``ferbias predict``).
 
-Inputs: image files; folders (searched recursively; hidden files skipped); manifests (a CSV or
+Inputs: image files; folders (searched recursively as ``sources.base.walk_files`` does: hidden
+files ignored, odd entries such as link loops or names that are not UTF-8 skipped with their
+reason); manifests (a CSV or
 Parquet file in the ``manifest`` source's format, whose rows may carry a face box); uint8 arrays
 (one H x W gray or H x W x 3 RGB image, a stack N x H x W or N x H x W x 3, or a list of them).
 
@@ -32,13 +34,17 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ferbias.data import faces, images
-from ferbias.data.sources.base import IMAGE_SUFFIXES
+from ferbias.data.sources.base import (
+    is_image_name,
+    name_problem,
+    not_an_image_reason,
+    printable,
+    walk_files,
+)
 
 MANIFEST_SUFFIXES = frozenset({".csv", ".parquet", ".pq"})
-BOX_COLUMNS = ("face_x", "face_y", "face_w", "face_h")
 CHUNK = 256  # inputs cropped per step: bounds memory, feeds the process pool, moves the bar
 PARALLEL_MIN_INPUTS = 32  # below this a process pool costs more than it saves
-NOT_AN_IMAGE = "not an image file (suffix {suffix!r}; expected one of {allowed})"
 BAD_ARRAY = "{name}: dtype {dtype}, shape {shape}; expected a uint8 H x W or H x W x 3 array"
 MISSING_INPUT = "input {path} does not exist; expected an image file, a folder or a manifest"
 
@@ -122,26 +128,26 @@ def _flatten(inputs) -> Iterator:
 
 
 def _expand_path(path: Path) -> list[Item]:
+    """The items of one path argument: a folder's files, a manifest's rows, or the file."""
+    if not path.exists():
+        raise FileNotFoundError(MISSING_INPUT.format(path=printable(path)))
+    problem = name_problem(str(path))
+    if problem is not None:
+        return [Item(printable(path), None, skipped=problem)]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
-        return [_file_item(p) for p in files]
-    if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+        skipped: list[tuple[str, str]] = []
+        items = [_file_item(p) for p in walk_files(path, skipped)]
+        return items + [Item(name, None, skipped=reason) for name, reason in skipped]
+    if path.suffix.lower() in MANIFEST_SUFFIXES:
         return _manifest_items(path)
-    if path.is_file():
-        return [Item(str(path), str(path))]
-    raise FileNotFoundError(MISSING_INPUT.format(path=path))
+    return [Item(str(path), str(path))]
 
 
 def _file_item(path: Path) -> Item:
     """A file found in a folder: an image to predict, or a skip naming its suffix."""
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if is_image_name(path.name):
         return Item(str(path), str(path))
-    reason = NOT_AN_IMAGE.format(suffix=path.suffix, allowed=sorted(IMAGE_SUFFIXES))
-    return Item(str(path), None, skipped=reason)
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+    return Item(str(path), None, skipped=not_an_image_reason(path.name))
 
 
 def _manifest_items(path: Path) -> list[Item]:
@@ -250,8 +256,8 @@ def _result(model, rows: list[tuple], crops: np.ndarray, skipped: int = 0) -> Pr
     table = pd.DataFrame({"input": pd.array([r[0] for r in rows], dtype="string")})
     table["face_index"] = pd.array([r[1] for r in rows], dtype="Int64")
     boxes = np.full((len(rows), 4), np.nan)
-    boxes[ok] = [r[2] if r[2] is not None else (np.nan,) * 4 for r in rows if r[3] is None]
-    for column, values in zip(BOX_COLUMNS, boxes.T, strict=True):
+    boxes[ok] = np.array([r[2] for r in rows if r[3] is None], dtype=float).reshape(-1, 4)
+    for column, values in zip(images.BOX_COLUMNS, boxes.T, strict=True):
         table[column] = pd.array(values, dtype="Float64")
     emotions = np.asarray(model.emotions, dtype=object)
     top = np.full(len(rows), None, dtype=object)

@@ -7,9 +7,11 @@ Policy on bad input (same for every source):
   allowed names: it almost always means the wrong folder was given;
 - a single file whose *name* cannot be parsed (UTKFace, CFD, JAFFE, CK+ names, unknown codes) is a
   counted skip: it appears in ``LoadResult.skipped`` with the reason, never silently dropped;
-- so is every odd directory entry (``list_files`` / ``sub_folders``): a broken or looping symbolic
-  link, a name that is not UTF-8 or holds ``::`` (reserved for ``<csv>::<row>`` references), an
-  entry that cannot be read, a FIFO, socket or device. Hidden entries (".name") are ignored.
+- so is every odd directory entry (``list_files`` / ``sub_folders`` / ``walk_files``): a broken
+  or looping symbolic link, a name that is not UTF-8 or holds ``::`` (reserved for
+  ``<csv>::<row>`` references), an entry that cannot be read, a FIFO, socket or device, and (in
+  ``walk_files``) a folder reached a second time through a link. Hidden entries (".name") are
+  ignored.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ NOT_UTF8 = "name is not valid UTF-8; rename it"
 RESERVED_NAME = "name contains '::', which ferbias reserves for <csv>::<row> references; rename it"
 UNREADABLE_ENTRY = "cannot read this directory entry: {error}"
 SPECIAL_FILE = "not a regular file (a FIFO, socket or device)"
+FOLDER_SEEN = "symbolic link to a folder already searched (a link cycle, or a second way in)"
+UNREADABLE_FOLDER = "cannot list this folder: {error}"
 EMPTY_CSV = "{path} is empty (not even a header row); expected {expected}"
 UNREADABLE_CSV = "cannot read {path} as a table ({error}); expected {expected}"
 
@@ -154,6 +158,33 @@ def list_files(path: Path, skipped: list[tuple[str, str]]) -> list[str]:
     """Names of the visible regular files in ``path``, sorted (no image decoding); odd entries
     (see the module docstring) are appended to ``skipped`` as ``(path, reason)``."""
     return _scan(path, skipped, want_dirs=False)
+
+
+def walk_files(root: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """Every visible regular file under ``root``, recursively, sorted by path. Links to folders
+    are followed after every real folder has been searched, and no folder is searched twice;
+    odd entries and sub-folders that cannot be listed are appended to ``skipped``."""
+    files: list[Path] = []
+    searched: set[str] = set()
+    folders, linked = [Path(root)], []
+    while folders or linked:
+        folder = folders.pop() if folders else linked.pop()
+        real = os.path.realpath(folder)
+        if real in searched:
+            skipped.append((printable(folder), FOLDER_SEEN))
+            continue
+        searched.add(real)
+        try:
+            files += [folder / name for name in list_files(folder, skipped)]
+            found = sub_folders(folder, [])  # its odd entries were counted just above
+        except OSError as error:
+            if folder == Path(root):
+                raise
+            skipped.append((printable(folder), UNREADABLE_FOLDER.format(error=error.strerror)))
+            continue
+        folders += [f for f in found if not f.is_symlink()]
+        linked += [f for f in found if f.is_symlink()]
+    return sorted(files)
 
 
 def _scan(path: Path, skipped: list[tuple[str, str]], *, want_dirs: bool) -> list[str]:
