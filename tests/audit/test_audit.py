@@ -222,6 +222,30 @@ def test_bad_spec_and_cli(toy_onnx, toy_experiment, tmp_path):
     assert result.exit_code == 2 and "field 'labels'" in result.output and "joy" in result.output
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("name: x\ntest_sets: [1, 2\n", "not valid YAML: expected ',' or ']'"),
+        ("name: ..\ntest_sets: [{name: a, source: {source: cfd, path: x}}]\n", "'name'"),
+        ("name: up\nseed: -1\ntest_sets: [{name: a, source: {source: cfd, path: x}}]\n", "'seed'"),
+        ("- a list\n", "an audit spec must be a YAML mapping"),
+    ],
+)
+def test_a_bad_audit_file_is_one_line_naming_it(toy_onnx, tmp_path, text, words):
+    """Unparsable, non-mapping, a name that would leave --out, a negative seed: exit 2, one line
+    naming the file; nothing written outside --out."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["audit", str(toy_onnx), "--spec", str(spec), "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {spec}: ") and words in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
 @pytest.mark.realdata
 def test_audit_on_cfd_and_jaffe(toy_onnx, data_root, tmp_path):
     sets = [

@@ -77,9 +77,16 @@ def test_card_must_agree_with_the_graph(tmp_path):
 
 
 def test_load_card_reads_yaml(tmp_path):
-    (tmp_path / "model.yaml").write_text(yaml.safe_dump(_with(labels="angry")), encoding="utf-8")
-    with pytest.raises(ModelCardError, match="field 'labels'"):
-        load_card(tmp_path / "model.yaml")
+    card = tmp_path / "model.yaml"
+    card.write_text(yaml.safe_dump(_with(labels="angry")), encoding="utf-8")
+    with pytest.raises(ModelCardError, match=rf"{card}: field 'labels'"):
+        load_card(card)
+    card.write_text("input: {size: 64\n", encoding="utf-8")
+    with pytest.raises(ModelCardError, match=rf"^{card}: not valid YAML: .*\(line 2, column 1\)$"):
+        load_card(card)
+    card.write_bytes(b"labels: [caf\xe9]\n")
+    with pytest.raises(ModelCardError, match=rf"^{card}: not UTF-8 text"):
+        load_card(card)
 
 
 def test_third_party_onnx_gets_the_input_its_card_describes(tmp_path, rng):

@@ -16,6 +16,7 @@ from ferbias.analysis.report import ReportPaths
 from ferbias.audit.evaluate import AuditResults, evaluate
 from ferbias.audit.report import SetAnalysis, analyse, write_audit_report
 from ferbias.audit.spec import AuditSpec, AuditSpecError, load_audit_spec
+from ferbias.experiment.spec import output_path
 from ferbias.io import write_parquet_atomic
 from ferbias.training.inference import FerModel
 
@@ -36,7 +37,7 @@ class AuditOutcome:
 
 def run_audit(model: FerModel, spec: AuditSpec, out: str | os.PathLike) -> AuditOutcome:
     """Evaluate ``model`` on every test set of ``spec``; write predictions and the report."""
-    out_dir = Path(out) / spec.name
+    out_dir = output_path(out, spec.name)
     results = evaluate(model, spec)
     predictions = write_parquet_atomic(out_dir / PREDICTIONS, results.predictions)
     analyses = analyse(results)

@@ -27,13 +27,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ferbias.experiment.spec import SourceSpec, apply_overrides
+from ferbias.config_files import read_yaml_mapping, validate
+from ferbias.experiment.spec import FolderName, Seed, SourceSpec, apply_overrides
 
-SPEC_INVALID = "{source}: field {field!r}: {message}"
-SPEC_NOT_MAPPING = "{source}: an audit spec must be a YAML mapping, got {kind}"
+SPEC_KIND = "an audit spec"
 
 
 class AuditSpecError(ValueError):
@@ -58,31 +57,17 @@ class AuditSet(_Strict):
 class AuditSpec(_Strict):
     """A whole audit: test sets, grouping and the resampling settings."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="folder name under --out")
+    name: FolderName = Field(description="folder name under --out (letters, digits, _ - .)")
     description: str = ""
     group_col: str = "gender"
     groups: list[str] = Field(default_factory=lambda: ["female", "male"], min_length=1)
     test_sets: list[AuditSet] = Field(min_length=1)
     n_resamples: int = Field(2000, ge=100)
-    seed: int = 0
+    seed: Seed = 0
 
 
 def load_audit_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()):
     """Read a YAML audit spec, apply dotted ``key=value`` overrides and validate it."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise AuditSpecError(SPEC_NOT_MAPPING.format(source=path, kind=type(raw).__name__))
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(read_yaml_mapping(path, what=SPEC_KIND, error=AuditSpecError), overrides)
     raw.setdefault("name", Path(path).stem)
-    try:
-        return AuditSpec.model_validate(raw)
-    except ValidationError as error:
-        lines = [
-            SPEC_INVALID.format(
-                source=path,
-                field=".".join(str(part) for part in item["loc"]) or "(top level)",
-                message=item["msg"].removeprefix("Value error, "),
-            )
-            for item in error.errors()
-        ]
-        raise AuditSpecError("\n".join(lines)) from None
+    return validate(AuditSpec, raw, source=str(path), error=AuditSpecError)

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ferbias.config_files import read_yaml_mapping, validate
 from ferbias.data.schema import EMOTIONS, STUDY_EMOTIONS
 
 MIXED = "mixed"  # train group drawn half from each group, same size and per-emotion counts
 DEFAULT_DATA_ROOT = "../shared/data"
 
-SPEC_INVALID = "{source}: field {field!r}: {message}"
-SPEC_NOT_MAPPING = "{source}: an experiment spec must be a YAML mapping, got {kind}"
+SPEC_KIND = "an experiment spec"
 OVERRIDE_SYNTAX = "override {item!r}: expected key=value with a dotted key, e.g. train.epochs=2"
 OVERRIDE_PATH = "override {item!r}: {key!r} is not a field of {parent!r}; fields: {valid}"
 OVERRIDE_INDEX = "override {item!r}: {key!r} is not a valid index for a list of {length}"
@@ -36,8 +36,6 @@ GOLD_NEEDS_GENDER = (
     "data.gold_test holds gender gold; data.group_col must be 'gender', not {column!r}"
 )
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
-NOT_YAML = "{source}: not valid YAML: {problem} (line {line}, column {column})"
-NOT_TEXT = "{source}: not UTF-8 text ({error}); expected a YAML experiment spec"
 OVERRIDE_NOT_YAML = "override {item!r}: the value is not valid YAML: {problem}"
 BAD_FOLDER_NAME = (
     "{value!r} is not a folder name: expected letters, digits, '_', '-' and '.', "
@@ -50,6 +48,16 @@ ESCAPES_OUT = "{name!r} would put results outside {out}; expected a plain folder
 FOLDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 Seed = Annotated[int, Field(ge=0)]  # numpy and torch generators take seeds >= 0
+
+
+def _folder_name(name: str) -> str:
+    if not FOLDER_NAME.match(name):
+        raise ValueError(BAD_FOLDER_NAME.format(value=name))
+    return name
+
+
+# A name that becomes the folder OUT/<name> (experiments, audits): it cannot leave OUT.
+FolderName = Annotated[str, AfterValidator(_folder_name)]
 
 
 class SpecError(ValueError):
@@ -192,19 +200,12 @@ class TrainSpec(_Strict):
 class ExperimentSpec(_Strict):
     """A whole experiment: its name, data, external test sets and training grid."""
 
-    name: str = Field(description="folder name under --out (letters, digits, _ - .)")
+    name: FolderName = Field(description="folder name under --out (letters, digits, _ - .)")
     description: str = ""
     data: DataSpec
     test_sets: list[TestSetSpec] = Field(default_factory=list)
     train: TrainSpec = Field(default_factory=TrainSpec)
     executor: Literal["local", "processes", "ray"] = "local"
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_a_folder_name(cls, name: str) -> str:
-        if not FOLDER_NAME.match(name):
-            raise ValueError(BAD_FOLDER_NAME.format(value=name))
-        return name
 
     @model_validator(mode="after")
     def _train_groups_known(self) -> ExperimentSpec:
@@ -222,23 +223,8 @@ def load_spec(
     path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
 ) -> ExperimentSpec:
     """Read a YAML spec, apply dotted ``key=value`` overrides and validate it."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise SpecError(NOT_TEXT.format(source=path, error=error)) from None
-    except yaml.YAMLError as error:
-        raise SpecError(_yaml_message(path, error)) from None
-    if not isinstance(raw, dict):
-        raise SpecError(SPEC_NOT_MAPPING.format(source=path, kind=type(raw).__name__))
+    raw = read_yaml_mapping(path, what=SPEC_KIND, error=SpecError)
     return spec_from_dict(apply_overrides(raw, overrides), source=str(path))
-
-
-def _yaml_message(source: str | os.PathLike, error: yaml.YAMLError) -> str:
-    """One line: what the YAML parser objected to, and where."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else ("?", "?")
-    return NOT_YAML.format(source=source, problem=problem, line=line, column=column)
 
 
 def output_path(out: str | os.PathLike, *names: str) -> Path:
@@ -255,18 +241,7 @@ def output_path(out: str | os.PathLike, *names: str) -> Path:
 
 def spec_from_dict(raw: dict[str, Any], *, source: str = "<spec>") -> ExperimentSpec:
     """Validate a spec mapping; errors become one ``SpecError`` naming every bad field."""
-    try:
-        return ExperimentSpec.model_validate(raw)
-    except ValidationError as error:
-        lines = [
-            SPEC_INVALID.format(
-                source=source,
-                field=".".join(str(part) for part in item["loc"]) or "(top level)",
-                message=item["msg"].removeprefix("Value error, "),
-            )
-            for item in error.errors()
-        ]
-        raise SpecError("\n".join(lines)) from None
+    return validate(ExperimentSpec, raw, source=source, error=SpecError)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -25,19 +25,17 @@ A bad card raises ``ModelCardError`` naming the file and the field (``input.size
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ferbias.config_files import FIELD_INVALID, read_yaml_mapping, require_mapping, validate
 from ferbias.data.faces import CROP_SCALE
 from ferbias.data.schema import EMOTIONS, canonical_emotion
 
 CARD_FILE = "model.yaml"
 FERBIAS_MARGIN = round((CROP_SCALE - 1) / 2, 6)  # ferbias's own crop: 1.3 x the face box
-CARD_INVALID = "{source}: field {field!r}: {message}"
-CARD_NOT_MAPPING = "{source}: a model card must be a YAML mapping, got {kind}"
+CARD_KIND = "a model card"
 UNKNOWN_LABEL = "label {label!r} is not a ferbias emotion; allowed: {allowed}"
 DUPLICATE_LABEL = "emotion {emotion!r} appears more than once in the label order"
 CHANNEL_VALUES = "{name} has {n} values; expected 1 or {channels} (one per channel of {color})"
@@ -124,28 +122,16 @@ class ModelCard(_Strict):
 
 def card_from_dict(raw: object, *, source: str = "<model card>") -> ModelCard:
     """Validate a card mapping; errors become one ``ModelCardError`` naming every bad field."""
-    if not isinstance(raw, dict):
-        raise ModelCardError(CARD_NOT_MAPPING.format(source=source, kind=type(raw).__name__))
-    try:
-        return ModelCard.model_validate(raw)
-    except ValidationError as error:
-        lines = [
-            CARD_INVALID.format(
-                source=source,
-                field=".".join(str(part) for part in item["loc"]) or "(top level)",
-                message=item["msg"].removeprefix("Value error, "),
-            )
-            for item in error.errors()
-        ]
-        raise ModelCardError("\n".join(lines)) from None
+    raw = require_mapping(raw, source=source, what=CARD_KIND, error=ModelCardError)
+    return validate(ModelCard, raw, source=source, error=ModelCardError)
 
 
 def load_card(path: str | os.PathLike) -> ModelCard:
     """Read and validate a ``model.yaml``."""
-    text = Path(path).read_text(encoding="utf-8")
-    return card_from_dict(yaml.safe_load(text), source=str(path))
+    raw = read_yaml_mapping(path, what=CARD_KIND, error=ModelCardError)
+    return card_from_dict(raw, source=str(path))
 
 
 def card_error(source: str, field: str, message: str) -> ModelCardError:
     """A ``ModelCardError`` for a field that validated alone but disagrees with the model."""
-    return ModelCardError(CARD_INVALID.format(source=source, field=field, message=message))
+    return ModelCardError(FIELD_INVALID.format(source=source, field=field, message=message))
