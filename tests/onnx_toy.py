@@ -26,16 +26,29 @@ STD = [0.25, 0.2, 0.3]
 SIZE = 64
 
 
-def colour_model(folder: Path, *, size: int = SIZE, card: dict | None = None) -> Path:
-    """``folder``/colour.onnx (NHWC float input, logits output) and its model.yaml."""
+def colour_model(
+    folder: Path,
+    *,
+    size: int = SIZE,
+    card: dict | None = None,
+    batch: int | str = "n",
+    normalised: bool = True,
+    output: str = "logits",
+) -> Path:
+    """``folder``/colour.onnx (NHWC float input) and its model.yaml. ``normalised`` False leaves
+    ``(x - MEAN) / STD`` to the card; ``output`` "probabilities" ends the graph with a softmax;
+    ``batch``: the input's batch dimension (a name: dynamic)."""
     folder.mkdir(parents=True, exist_ok=True)
-    nodes = [
-        helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=0),  # N x 3
-        helper.make_node("Sub", ["m", "mean"], ["c"]),
-        helper.make_node("Div", ["c", "std"], ["z"]),
-        helper.make_node("MatMul", ["z", "w"], ["s"]),
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=0)]  # N x 3
+    if normalised:
+        nodes += [helper.make_node("Sub", ["m", "mean"], ["c"])]
+        nodes += [helper.make_node("Div", ["c", "std"], ["z"])]
+    nodes += [
+        helper.make_node("MatMul", ["z" if normalised else "m", "w"], ["s"]),
         helper.make_node("Add", ["s", "b"], ["logits"]),
     ]
+    if output == "probabilities":
+        nodes.append(helper.make_node("Softmax", ["logits"], ["proba"], axis=1))
     initializers = [
         numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "axes"),
         numpy_helper.from_array(np.array(MEAN, np.float32), "mean"),
@@ -43,11 +56,14 @@ def colour_model(folder: Path, *, size: int = SIZE, card: dict | None = None) ->
         numpy_helper.from_array(WEIGHTS, "w"),
         numpy_helper.from_array(BIAS, "b"),
     ]
+    if not normalised:
+        initializers = [i for i in initializers if i.name not in ("mean", "std")]
+    name = "proba" if output == "probabilities" else "logits"
     graph = helper.make_graph(
         nodes,
         "colour",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", size, size, 3])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", len(LABELS)])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, size, size, 3])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch, len(LABELS)])],
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
@@ -59,7 +75,7 @@ def colour_model(folder: Path, *, size: int = SIZE, card: dict | None = None) ->
         "name": "colour-toy",
         "input": {"size": SIZE, "layout": "NHWC", "color": "rgb", "scale": 255.0},
         "face_crop": {"enabled": False},
-        "output": "logits",
+        "output": output,
         "labels": LABELS,
         "training_data": ["affectnet"],
     }

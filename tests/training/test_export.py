@@ -44,6 +44,21 @@ def test_export_of_a_folder_that_is_no_run(tmp_path):
         export_onnx(tmp_path, tmp_path / "x.onnx")
 
 
+def test_a_corrupt_run_folder_is_refused_naming_the_file(toy_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(toy_run, tmp_path / "run")
+    weights = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(weights[:1000])
+    with pytest.raises(ValueError, match=rf"^{run / 'model.safetensors'}: cannot load the run's"):
+        load_model(run)
+    (run / "model.safetensors").write_bytes(weights)
+    for text in ("garbage", "[1, 2]"):
+        (run / "run.json").write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=rf"^{run / 'run.json'}: not a readable run.json"):
+            load_model(run)
+
+
 @pytest.mark.realdata
 def test_onnxruntime_matches_torch_fp32_on_real_faces(toy_onnx, toy_run, data_root):
     """Real CFD photos (detected, cropped) and FER-2013 crops through both runtimes."""

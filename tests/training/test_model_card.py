@@ -8,7 +8,7 @@ import yaml
 
 from ferbias import load_model
 from ferbias.training.model_card import FERBIAS_MARGIN, ModelCardError, card_from_dict, load_card
-from onnx_toy import LABELS, SIZE, colour_model, expected_proba
+from onnx_toy import LABELS, MEAN, SIZE, STD, colour_model, expected_proba
 
 CARD = {
     "input": {"size": 64, "layout": "NHWC", "color": "rgb", "scale": 255.0},
@@ -100,3 +100,27 @@ def test_third_party_onnx_gets_the_input_its_card_describes(tmp_path, rng):
         colour_model(tmp_path / "bgr", card={**_with(), "input": {**CARD["input"], "color": "bgr"}})
     )
     np.testing.assert_allclose(bgr.predict_proba(rgb), expected_proba(rgb[..., ::-1]), atol=1e-5)
+
+
+def test_the_card_does_the_normalisation_and_names_the_output_kind(tmp_path, rng):
+    """A graph without its own normalisation: the card's scale, mean and std (two equivalent
+    ways to write them) give the same probabilities; a graph ending in a softmax is read as
+    probabilities; a fixed batch size gets its last batch padded."""
+    rgb = rng.integers(0, 256, (11, SIZE, SIZE, 3), dtype=np.uint8)
+    expected = expected_proba(rgb)
+    inputs = {
+        "unit scale": {"scale": 255.0, "mean": MEAN, "std": STD},
+        "pixel scale": {
+            "scale": 1.0,
+            "mean": [255 * m for m in MEAN],
+            "std": [255 * s for s in STD],
+        },
+    }
+    for name, normalisation in inputs.items():
+        card = _with(output="probabilities", input={**CARD["input"], **normalisation})
+        folder = tmp_path / name.replace(" ", "-")
+        path = colour_model(folder, card=card, normalised=False, output="probabilities", batch=4)
+        model = load_model(path)
+        np.testing.assert_allclose(model.predict_proba(rgb), expected, atol=1e-5, err_msg=name)
+    logits = load_model(colour_model(tmp_path / "logits", card=_with(), batch=4))
+    np.testing.assert_allclose(logits.predict_proba(rgb), expected, atol=1e-5)

@@ -50,6 +50,10 @@ NO_CARD = (
     "normalisation, face crop, output kind, label order; see ferbias.training.model_card)"
 )
 BAD_RUN = "{path}: run.json lacks {missing}; expected a folder written by `ferbias train` or `run`"
+BAD_RUN_JSON = "{path}: not a readable run.json ({error}); expected the JSON `ferbias train` writes"
+BAD_WEIGHTS = (
+    "{path}: cannot load the run's weights ({error}); expected the model.safetensors of {model}"
+)
 BAD_INPUT_RANK = "the ONNX input {name!r} has shape {shape}; expected 4 dimensions"
 BAD_CHANNELS = "the ONNX input {name!r} has shape {shape}: {found} channel(s) at the {layout} "
 BAD_CHANNELS += "position; {color} needs {channels}"
@@ -131,6 +135,7 @@ class TorchRunModel(FerModel):
 
     def __init__(self, run_dir: Path, meta: dict, device: str = "cpu") -> None:
         import torch
+        from safetensors import SafetensorError
 
         from ferbias.models import create_model
         from ferbias.training.fit import load_weights
@@ -138,7 +143,13 @@ class TorchRunModel(FerModel):
 
         emotions = list(meta["emotions"])
         module = create_model(meta["model"], num_classes=len(emotions), **run_model_options(meta))
-        load_weights(module, run_dir / WEIGHTS)
+        try:
+            load_weights(module, run_dir / WEIGHTS)
+        except (OSError, RuntimeError, SafetensorError) as error:
+            first = str(error).splitlines()[0]
+            raise ValueError(
+                BAD_WEIGHTS.format(path=run_dir / WEIGHTS, error=first, model=meta["model"])
+            ) from error
         self.net = folded(module.to(torch.device(device)))
         size = int(meta.get("image_size") or DEFAULT_IMAGE_SIZE)
         provenance = run_provenance(run_dir, meta)
@@ -188,15 +199,25 @@ class OnnxModel(FerModel):
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         node = self.session.get_inputs()[0]
-        batch = node.shape[0] if isinstance(node.shape[0], int) else ONNX_BATCH
+        fixed = node.shape[0] if isinstance(node.shape[0], int) else None
+        batch = fixed or ONNX_BATCH
         outputs = [
-            self.session.run(None, {node.name: self.to_input(pixels[i : i + batch])})[0]
+            self._run(node.name, self.to_input(pixels[i : i + batch]), fixed)
             for i in range(0, len(pixels), batch)
         ]
         if not outputs:
             return np.zeros((0, len(self.card.labels)), dtype=np.float32)
         scores = np.concatenate(outputs).astype(np.float32)
         return softmax(scores) if self.card.output == "logits" else scores
+
+
+    def _run(self, name: str, x: np.ndarray, fixed: int | None) -> np.ndarray:
+        """The first output for ``x``; a graph with a fixed batch size gets the last, shorter
+        batch padded (with copies of its last image), and the padding's outputs dropped."""
+        short = 0 if fixed is None else fixed - len(x)
+        if short > 0:
+            x = np.concatenate([x, np.repeat(x[-1:], short, axis=0)])
+        return self.session.run(None, {name: x})[0][: len(x) - max(short, 0)]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -266,7 +287,13 @@ def run_provenance(run_dir: Path, meta: dict) -> Provenance:
 
 def read_run(run_dir: Path) -> dict:
     """run.json of a run folder, checked for what loading needs."""
-    meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    path = run_dir / RUN_JSON
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(BAD_RUN_JSON.format(path=path, error=error)) from None
+    if not isinstance(meta, dict):
+        raise ValueError(BAD_RUN_JSON.format(path=path, error=f"a JSON {type(meta).__name__}"))
     missing = [k for k in ("model", "emotions") if k not in meta]
     if missing:
         raise ValueError(BAD_RUN.format(path=run_dir, missing=missing))
