@@ -161,7 +161,7 @@ def test_a_third_party_onnx_rgb_nhwc_logits(tmp_path):
     assert "emotion not in the model (fear)" in text
 
 
-def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path):
+def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path, caplog):
     data = toy_experiment.parents[1] / "data"
     women = pd.read_csv(data / "ext" / "ext.csv").query("gender == 'female'")
     women.assign(path=[str(data / "ext" / p) for p in women["path"]]).to_csv(
@@ -183,11 +183,8 @@ def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path):
             "split": "train",
         },
     ]
-    outcome = run_audit(
-        load_model(toy_run),
-        load_audit_spec(_write_spec(tmp_path / "mixed.yaml", sets)),
-        tmp_path / "out",
-    )
+    spec = _write_spec(tmp_path / "mixed.yaml", sets)
+    outcome = run_audit(load_model(toy_run), load_audit_spec(spec), tmp_path / "out")
     women_result, train_result = outcome.analyses
     assert women_result.gaps is None and women_result.result.groups == ["female"]
     assert women_result.result.warnings == []
@@ -197,6 +194,13 @@ def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path):
     assert "women: one group only (female" in text and "no gap can be estimated" in text
     assert "women: one group; no gap to detect." in text
     assert "Warning: train-images:" in text
+    assert "| test set | emotion | recall all % |" in text
+    cli = CliRunner().invoke(
+        app, ["audit", str(toy_run), "--spec", str(spec), "--out", str(tmp_path)]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert cli.output.count("train-images: ") == 1 and "warning: train-images: " in cli.output
+    assert not [r for r in caplog.records if "train-images" in r.getMessage()]  # not twice
 
 
 def test_bad_spec_and_cli(toy_onnx, toy_experiment, tmp_path):

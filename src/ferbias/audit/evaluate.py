@@ -11,7 +11,6 @@ Everything left out is counted with its reason.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,8 +20,6 @@ from ferbias.audit.spec import AuditSet, AuditSpec
 from ferbias.data import images
 from ferbias.experiment.data import load_manifest
 from ferbias.training.inference import FerModel, Provenance
-
-log = logging.getLogger(__name__)
 
 OTHER_MASS = "other_mass"
 NO_SHARED = "test set {name!r}: none of its emotions {present} is one of the model's {model}"
@@ -100,8 +97,6 @@ def evaluate_set(
     table = predictions_table(model, test_set.name, rows, proba, shared, spec.group_col)
     present_groups = [g for g in spec.groups if (table["group"] == g).any()]
     warnings = overlap_warnings(model.provenance, rows, test_set.name)
-    for warning in warnings:
-        log.warning(warning)
     return SetResult(
         test_set.name,
         shared,

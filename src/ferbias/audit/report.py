@@ -257,7 +257,8 @@ def result_blocks(analyses: list[SetAnalysis]) -> list:
     ]
     if gaps:
         blocks.append(Table(pd.DataFrame(gaps), "Group gaps; Holm across test sets per measure."))
-    return [*blocks, Table(wide.reset_index(), "Per-emotion recall and precision by group (%).")]
+    wide = wide.reset_index().rename(columns={"test_set": "test set"})
+    return [*blocks, Table(wide, "Per-emotion recall and precision by group (%).")]
 
 
 def figure_blocks(analyses: list[SetAnalysis]) -> list:
