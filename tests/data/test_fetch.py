@@ -68,6 +68,35 @@ def test_download_failure_and_success_with_fake_downloader(tmp_path, monkeypatch
     assert fetch("fer2013", target, downloader=broken) == target  # already present: no download
 
 
+def test_an_interrupted_copy_is_not_taken_for_a_finished_one(tmp_path, monkeypatch):
+    """Ctrl-C while copying the download: the next fetch copies again instead of finding train/
+    and test/ and calling a part of FER-2013 "already present"."""
+    monkeypatch.setattr(fetch_module, "reachable", lambda host, timeout: True)
+    source = make_fer_folder(tmp_path / "cache")
+    copytree = shutil.copytree
+
+    copied = []
+
+    def copy_then_stop(a, b):
+        if len(copied) == 3:
+            raise KeyboardInterrupt
+        copied.append(shutil.copy2(a, b))
+
+    def interrupted(src, dst, *args, **options):  # copytree calls itself for sub-folders
+        if args:  # a sub-folder: the arguments of the first call, copy_function included
+            return copytree(src, dst, *args, **options)
+        return copytree(src, dst, copy_function=copy_then_stop, **options)
+
+    monkeypatch.setattr(fetch_module.shutil, "copytree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fetch("fer2013", tmp_path / "fer", downloader=lambda handle: source)
+    monkeypatch.setattr(fetch_module.shutil, "copytree", copytree)
+    fetch("fer2013", tmp_path / "fer", downloader=lambda handle: source)
+    copied = sorted(p.relative_to(tmp_path / "fer") for p in (tmp_path / "fer").rglob("*.jpg"))
+    assert copied == sorted(p.relative_to(source) for p in source.rglob("*.jpg"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "fer"]  # no partial copy left
+
+
 FAKE_KAGGLEHUB = """
 import getpass, os, pathlib, sys
 def dataset_download(handle):

@@ -13,6 +13,7 @@ instead of waiting for an answer that a non-interactive run (``make demo`` in CI
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -159,6 +160,22 @@ def fetch(
         raise FetchError(
             DOWNLOAD_FAILED.format(handle=info.kaggle_handle, error=error, **where)
         ) from error
-    shutil.copytree(downloaded, to, dirs_exist_ok=True)
+    _install(downloaded, to)
     log.info("copied %s from %s to %s", name, downloaded, to)
     return to
+
+
+def _install(downloaded: Path, to: Path) -> None:
+    """Copy ``downloaded`` into ``to`` so that an interrupted copy is never taken for a finished
+    one: copy into a hidden folder beside ``to``, then move its entries in, train/ and test/
+    (what "already present" looks for) last."""
+    partial = to.parent / f".{to.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(downloaded, partial)
+    to.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(partial.iterdir(), key=lambda entry: entry.name in ("train", "test")):
+        target = to / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # left by an earlier, interrupted copy
+        os.replace(entry, target)
+    partial.rmdir()
