@@ -104,6 +104,8 @@ def test_manifest_boxes_and_colour_models(tmp_path):
     table = model.predict(tmp_path / "faces.csv")
     assert table["face_index"].tolist() == [0, 1]
     assert table["emotion"].tolist() == ["angry", "sad"]
+    whole = model.predict(tmp_path / "two.png")  # the card: face_crop disabled, no detection
+    assert whole["error"].isna().all() and whole["face_w"].tolist() == [200]
     gray = np.stack([synthetic_face(SIZE, seed=i) for i in range(3)])
     expected = expected_proba(np.repeat(gray[..., None], 3, axis=3))
     np.testing.assert_allclose(

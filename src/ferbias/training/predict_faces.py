@@ -9,8 +9,8 @@ Parquet file in the ``manifest`` source's format, whose rows may carry a face bo
 Each input is decoded in the colour the model wants, then:
 - a manifest row with a face box is cropped from its box;
 - an image already at the model's input size (a 48x48 gray crop such as FER-2013's) is used as
-  it is, without detection, unless ``face_crop=True``; ``face_crop=False`` resizes every image
-  whole;
+  it is, without detection, unless ``face_crop=True``; ``face_crop=False`` (the default when
+  the model's card says ``face_crop: {enabled: false}``) resizes every image whole;
 - otherwise every face is detected (``faces.detect_faces``) and cropped the way the model's card
   says.
 
@@ -79,6 +79,8 @@ def predict_inputs(
 ) -> PredictResult:
     """One row per face of ``inputs`` (see the module docstring) predicted by ``model``
     (a ``ferbias.training.inference.FerModel``)."""
+    if face_crop is None and not model.card.face_crop.enabled:
+        face_crop = False  # the model takes whole images
     fast = _stack_at_size(model, inputs, face_crop)
     if fast is not None:
         whole = (0.0, 0.0, float(fast.shape[2]), float(fast.shape[1]))
