@@ -32,11 +32,11 @@ from ferbias.analysis.blocks import (
 from ferbias.analysis.group_gap import group_accuracy_table, group_gap_table
 from ferbias.analysis.metrics import add_image_scores, confusion_table, metric_tables
 from ferbias.analysis.report import REPORT_DIR, ReportPaths, write_blocks
+from ferbias.analysis.sections.answer import SIGNIFICANCE
+from ferbias.analysis.sections.setup import ALPHA, DEFAULT_BASE_ACCURACY, POWER
 from ferbias.analysis.standardise import MEASURE_LABELS, MEASURES, PLAIN, STANDARDISED
 from ferbias.analysis.stats import holm, minimum_detectable_gap
 from ferbias.audit.evaluate import OTHER_MASS, AuditResults, SetResult
-
-ALPHA, POWER, BASE_ACCURACY = 0.05, 0.8, 0.5  # as the experiment's power line
 
 
 @dataclass
@@ -176,7 +176,7 @@ def _verdict(a: SetAnalysis) -> str:
         )
     first, second = r.groups[:2]
     headline, plain = a.gap(STANDARDISED), a.gap(PLAIN)
-    significant = "significant" if a.p_holm[STANDARDISED] < ALPHA else "not significant"
+    significant = "significant" if a.p_holm[STANDARDISED] < SIGNIFICANCE else "not significant"
     return (
         f"{r.name}: {_gap_words(headline, first, second, STANDARDISED)}; {significant} after "
         f"Holm correction across test sets (permutation p {p_text(headline.p_value)}, Holm p "
@@ -203,13 +203,13 @@ def verdict_blocks(analyses: list[SetAnalysis]) -> list:
         first, second = a.result.groups[:2]
         row = a.gap(PLAIN)
         n_a, n_b = int(row.n_first), int(row.n_second)
-        detectable = minimum_detectable_gap(n_a, n_b, BASE_ACCURACY, ALPHA, POWER)
+        detectable = minimum_detectable_gap(n_a, n_b, DEFAULT_BASE_ACCURACY, ALPHA, POWER)
         blocks.append(
             Paragraph(
                 f"{a.result.name}: with {n_a:,} {first} and {n_b:,} {second} images, a two-sided "
                 f"two-proportion test at alpha {ALPHA:g} has {100 * POWER:.0f}% power to detect "
                 f"an accuracy gap of {detectable:.1f} pp or more (base accuracy "
-                f"{pp(BASE_ACCURACY)}%); smaller true gaps may go unseen."
+                f"{pp(DEFAULT_BASE_ACCURACY)}%); smaller true gaps may go unseen."
             )
         )
     return blocks
