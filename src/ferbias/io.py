@@ -1,4 +1,8 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""Atomic file writes: write to a temporary file in the same folder, flush it to disk, rename.
+
+The data is fsync'd before the rename and the folder after it, so a crash or power cut leaves
+either the old file or the complete new one, never a renamed but truncated file.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         tmp_path.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        _fsync(tmp_path)
         os.replace(tmp_path, target)
+        _fsync(target.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to disk where the system allows it."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() and hasattr(os, "O_DIRECTORY") else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # e.g. folders cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # file systems without fsync (some network mounts)
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: str | os.PathLike, writer: Callable[[Path], Any]) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,7 +26,7 @@ def spec(tmp_path_factory):
 
 
 def _grid(spec, out: Path, executor) -> dict[str, pd.DataFrame]:
-    prepared = prepare_experiment(spec, out)
+    prepared = prepare_experiment(spec, out, runtime=executor.runtime(precision="fp32"))
     outcomes = dict(run_experiment(prepared, executor))
     assert {o.status for o in outcomes.values()} == {"trained"}, outcomes
     return {
@@ -38,7 +37,7 @@ def _grid(spec, out: Path, executor) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def local_predictions(spec, tmp_path_factory):
-    return _grid(spec, tmp_path_factory.mktemp("local"), create_executor("local"))
+    return _grid(spec, tmp_path_factory.mktemp("local"), create_executor("local", threads=1))
 
 
 def test_registry_lists_the_executors():
@@ -51,21 +50,20 @@ def test_executors_say_how_many_runs_go_at_once_and_with_how_many_threads():
     cores = os.cpu_count() or 1
     local = create_executor("local")
     assert (local.runs_at_once, local.threads_per_run) == (1, cores)
+    assert create_executor("local", threads=1).runtime().threads == 1
     processes = create_executor("processes", workers=2)
     assert (processes.runs_at_once, processes.threads_per_run) == (2, max(1, cores // 2))
+    default = create_executor("processes")  # the default: one single-thread run per core
+    assert (default.runs_at_once, default.threads_per_run) == (cores, 1)
     ray = create_executor("ray", cpus_per_run=2)
     assert (ray.runs_at_once, ray.threads_per_run) == (None, 2)  # the cluster decides
 
 
 def _assert_same(first: dict, second: dict) -> None:
-    """Same rows; probabilities equal up to float reduction order (thread counts differ)."""
+    """One run id, one result: the same runtime gives the same predictions, bit for bit."""
     assert first.keys() == second.keys()
     for run_id, frame in first.items():
-        other = second[run_id]
-        keys = ["run_id", "test_set", "sample_id", "group", "y_true"]
-        pd.testing.assert_frame_equal(frame[keys], other[keys])
-        numbers = [c for c in frame.columns if c.startswith("p_")] + ["loss"]
-        np.testing.assert_allclose(frame[numbers], other[numbers], rtol=1e-2, atol=1e-3)
+        pd.testing.assert_frame_equal(frame, second[run_id])
 
 
 def test_process_executor_matches_the_local_one(spec, tmp_path, local_predictions):

@@ -22,6 +22,7 @@ from ferbias.experiment.pipeline import (
     run_experiment,
 )
 from ferbias.experiment.spec import load_spec
+from ferbias.training.runtime import Runtime
 
 EXPERIMENTS = Path(__file__).parents[2] / "experiments"
 QUICK = EXPERIMENTS / "quick.yaml"
@@ -41,9 +42,17 @@ def _spec(toy, *extra, path=QUICK):
     return load_spec(path, [*toy, *extra])
 
 
-def _run(spec, out) -> dict[str, str]:
-    prepared = prepare_experiment(spec, out)
-    return {run.run_id: o.status for run, o in run_experiment(prepared, create_executor("local"))}
+LOCAL = create_executor("local", threads=1)  # tiny models: one thread each, no spinning
+FP32 = LOCAL.runtime(precision="fp32")
+
+
+def _prepare(spec, out, runtime=FP32):
+    return prepare_experiment(spec, out, runtime=runtime)
+
+
+def _run(spec, out, runtime=FP32) -> dict[str, str]:
+    prepared = _prepare(spec, out, runtime)
+    return {run.run_id: o.status for run, o in run_experiment(prepared, LOCAL)}
 
 
 def test_mixed_has_the_size_and_emotion_counts_of_one_group_half_from_each(toy):
@@ -97,12 +106,29 @@ def test_stratified_sample_keeps_proportions_and_total():
 def test_run_ids_change_with_config_and_data(toy):
     spec = _spec(toy)
     data = build_data(spec)
-    ids = [run.run_id for run in plan_runs(spec, data)]
+    ids = [run.run_id for run in plan_runs(spec, data, FP32)]
     assert len(set(ids)) == len(ids) == 6  # 2 variants x 3 groups x 1 seed
-    longer = plan_runs(_spec(toy, "train.epochs=2"), data)
+    assert all(i.endswith("-cpu-fp32-t1") for i in ids)
+    longer = plan_runs(_spec(toy, "train.epochs=2"), data, FP32)
     assert not set(ids) & {run.run_id for run in longer}
     other_data = build_data(_spec(toy, "data.split_seed=1"))
-    assert not set(ids) & {run.run_id for run in plan_runs(spec, other_data)}
+    assert not set(ids) & {run.run_id for run in plan_runs(spec, other_data, FP32)}
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [Runtime("cpu", "fp32", 2), Runtime("cpu", "bf16", 1), Runtime("cuda", "fp32", 1)],
+    ids=lambda r: r.tag,
+)
+def test_run_ids_change_with_device_precision_and_threads(toy, runtime):
+    """Before: the same id under local (2 threads) and processes (1) gave 19.3% and 39.9%."""
+    spec = _spec(toy)
+    data = build_data(spec)
+    base = plan_runs(spec, data, FP32)
+    other = plan_runs(spec, data, runtime)
+    assert not {r.run_id for r in base} & {r.run_id for r in other}
+    assert [r.config_id for r in base] == [r.config_id for r in other]  # same config, other id
+    assert {r.run_id[len(r.config_id) + 1 :] for r in other} == {runtime.tag}
 
 
 def test_grid_writes_every_file_and_a_rerun_trains_nothing(toy, tmp_path, monkeypatch):
@@ -140,8 +166,8 @@ def test_a_grid_killed_mid_run_resumes_to_the_same_predictions(toy, tmp_path, mo
     _run(spec, tmp_path / "straight")
     real_save = ferbias.training.fit.save_checkpoint
 
-    def save_then_die(run_dir, model, optimizer, state, recipe, seed):
-        real_save(run_dir, model, optimizer, state, recipe, seed)
+    def save_then_die(run_dir, model, optimizer, state, identity, seed):
+        real_save(run_dir, model, optimizer, state, identity, seed)
         if state.epoch == 1:
             raise KeyboardInterrupt("killed after epoch 1")
 
@@ -184,7 +210,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(toy, tmp_path, monkeypat
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_experiment_file_runs_at_toy_size(toy, tmp_path, path):
     """Every model and train group of each file trains (tiny widths); every variant is planned."""
-    full = prepare_experiment(_spec(toy, path=path), tmp_path)  # checks every variant name
+    full = _prepare(_spec(toy, path=path), tmp_path)  # checks every variant name
     spec = full.spec
     tiny = "{vgg-fer: {width: 4, hidden: 16}}" if "vgg-fer" in spec.train.models else "{}"
     first_variant = f"train.variants=[{spec.train.variants[0]}]"
@@ -195,25 +221,32 @@ def test_every_experiment_file_runs_at_toy_size(toy, tmp_path, path):
 
 
 def test_dry_run_etas_follow_the_measured_speeds_and_sizes(toy, tmp_path):
-    prepared = prepare_experiment(_spec(toy, "train.variants=[baseline]"), tmp_path)
+    prepared = _prepare(_spec(toy, "train.variants=[baseline]"), tmp_path)
     calls = []
 
-    def timer(run, threads):
-        calls.append(threads)
-        return 100.0, 1000.0  # train, inference images/s
+    def timer(run):
+        calls.append(run.runtime)
+        return (100.0, 1000.0) if run.runtime.device == "cpu" else (1000.0, 10000.0)
 
-    table = dry_run_table(prepared, threads=3, timer=timer)
-    assert calls == [3]  # one model and recipe: measured once, with the threads asked for
+    table = dry_run_table(prepared, timer=timer)
+    assert calls == [FP32]  # one model and recipe: measured once, on the planned runtime
     row = table.iloc[0]
     per_epoch = row["n_train"] / 100.0 + row["n_val"] / 1000.0
     assert row["eta_s"] == pytest.approx(row["epochs"] * per_epoch + row["n_test"] / 1000.0)
+    cuda = Runtime("cuda", "bf16", 1)  # a lent GPU: timed on it, its own run ids
+    on_gpu = dry_run_table(prepared, runtime=cuda, timer=timer)
+    assert calls[-1] == cuda
+    assert on_gpu["eta_s"].sum() == pytest.approx(table["eta_s"].sum() / 10)
+    assert on_gpu["run_id"].str.endswith("-cuda-bf16-t1").all()
 
 
-def test_throughput_is_measured_with_the_threads_asked_for_and_restores_them(toy, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_throughput_is_measured_on_the_runs_runtime_and_restores_threads(toy, tmp_path, precision):
     import torch
 
-    run = prepare_experiment(_spec(toy, "train.variants=[standard]"), tmp_path).runs[0]
+    runtime = Runtime("cpu", precision, 1)
+    run = _prepare(_spec(toy, "train.variants=[standard]"), tmp_path, runtime).runs[0]
     before = torch.get_num_threads()
-    train_ips, infer_ips = measure_throughput(run, threads=1)
+    train_ips, infer_ips = measure_throughput(run)
     assert torch.get_num_threads() == before
     assert 0 < train_ips < infer_ips  # a training step costs more than inference per image

@@ -15,8 +15,8 @@ from synthetic import synthetic_face
 def test_probabilities_are_batch_invariant_and_mode_restored():
     pixels = np.stack([synthetic_face(seed=i) for i in range(10)])
     model = create_model("paper-cnn", num_classes=6, seed=0, dropout=True).train()
-    full = predict_proba(model, pixels, batch_size=16)
-    split = predict_proba(model, pixels, batch_size=3)
+    full = predict_proba(model, pixels, batch_size=16, precision="fp32")
+    split = predict_proba(model, pixels, batch_size=3, precision="fp32")
     assert full.shape == (10, 6) and full.dtype == np.float32
     assert np.allclose(full.sum(1), 1, atol=1e-5)
     assert np.allclose(full, split, atol=1e-5)  # eval mode: no dropout, running BN stats
@@ -43,4 +43,7 @@ def test_folded_batchnorm_gives_the_plain_models_probabilities(name):
     with torch.inference_mode():
         plain = torch.softmax(model.eval()(to_float(torch.from_numpy(pixels), None, None)), 1)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded(model).modules())
-    assert np.allclose(predict_proba(model, pixels), plain.numpy(), atol=1e-5)
+    assert np.allclose(predict_proba(model, pixels, precision="fp32"), plain.numpy(), atol=1e-5)
+    bf16 = predict_proba(model, pixels, precision="bf16")
+    assert bf16.dtype == np.float32 and np.allclose(bf16.sum(1), 1, atol=1e-5)
+    assert np.allclose(bf16, plain.numpy(), atol=0.05)  # bfloat16 keeps 8 bits of mantissa

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors import safe_open
 
 from ferbias.models import create_model
-from ferbias.training.fit import HISTORY_COLUMNS, fit, learning_rate, load_weights
+from ferbias.training.fit import HISTORY_COLUMNS, checkpoint_files, fit, learning_rate, load_weights
 from ferbias.training.variants import Recipe
 from synthetic import synthetic_face
 
@@ -35,7 +38,7 @@ def tiny_data(n: int = 48, seed: int = 0):
     return faces, labels
 
 
-def tiny_fit(run_dir=None, seed=0, recipe=None, on_epoch=None):
+def tiny_fit(run_dir=None, seed=0, recipe=None, on_epoch=None, precision="fp32"):
     x, y = tiny_data()
     recipe = recipe or Recipe(epochs=3, batch_size=16, augmentation="study")
     model = create_model("paper-cnn", num_classes=2, seed=seed, dropout=True)
@@ -48,6 +51,7 @@ def tiny_fit(run_dir=None, seed=0, recipe=None, on_epoch=None):
         recipe=recipe,
         seed=seed,
         run_dir=run_dir,
+        precision=precision,
         progress=False,
         on_epoch=on_epoch,
     )
@@ -73,8 +77,11 @@ def test_history_and_run_files(tmp_path):
         create_model("paper-cnn", num_classes=2, dropout=True), tmp_path / "model.safetensors"
     )
     assert same_weights(weights(restored), weights(result.model))
-    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
-    assert state["epoch"] == 3 and state["tensors"] == "epoch-3.safetensors"
+    kept = checkpoint_files(tmp_path / "checkpoint")
+    assert [p.name for p in kept] == ["epoch-3.safetensors", "epoch-2.safetensors"]
+    with safe_open(str(kept[0]), "pt") as handle:
+        state = json.loads(handle.metadata()["state"])
+    assert state["epoch"] == 3 and state["precision"] == "fp32" and state["seed"] == 0
     assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
 
 
@@ -112,10 +119,63 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
     assert same_weights(weights(resumed.model), weights(straight.model))
 
 
-def test_changed_recipe_does_not_resume(tmp_path):
+def test_changed_recipe_or_precision_does_not_resume(tmp_path):
     tiny_fit(tmp_path, recipe=Recipe(epochs=1, batch_size=16))
-    with pytest.raises(ValueError, match="another recipe"):
+    with pytest.raises(ValueError, match="another recipe, seed or precision"):
         tiny_fit(tmp_path, recipe=Recipe(epochs=2, batch_size=16))
+    with pytest.raises(ValueError, match="another recipe, seed or precision"):
+        tiny_fit(tmp_path, recipe=Recipe(epochs=1, batch_size=16), precision="bf16")
+
+
+def _interrupted_after_two(run_dir):
+    class Interrupted(Exception):
+        pass
+
+    def stop(epoch, row):
+        if epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        tiny_fit(run_dir, on_epoch=stop)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_damaged_checkpoint_falls_back_to_the_epoch_before(tmp_path, caplog, damage):
+    """Before: a truncated newest checkpoint failed every rerun."""
+    _interrupted_after_two(tmp_path / "run")
+    newest = checkpoint_files(tmp_path / "run" / "checkpoint")[0]
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 3] if damage == "truncate" else b"\x00garbage" * 9)
+    with caplog.at_level(logging.WARNING, logger="ferbias.training.fit"):
+        resumed = tiny_fit(tmp_path / "run")
+    assert f"dropping checkpoint {newest}" in caplog.text
+    straight = tiny_fit(tmp_path / "straight")
+    pd.testing.assert_frame_equal(
+        resumed.history.drop(columns=TIMING), straight.history.drop(columns=TIMING)
+    )
+    assert same_weights(weights(resumed.model), weights(straight.model))
+
+
+def test_no_loadable_checkpoint_restarts_the_run_with_a_warning(tmp_path, caplog):
+    _interrupted_after_two(tmp_path / "run")
+    for path in checkpoint_files(tmp_path / "run" / "checkpoint"):
+        path.write_bytes(path.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING, logger="ferbias.training.fit"):
+        restarted = tiny_fit(tmp_path / "run")
+    assert "no usable checkpoint" in caplog.text and "from epoch 1" in caplog.text
+    assert restarted.history["epoch"].tolist() == [1, 2, 3]
+    straight = tiny_fit()
+    assert same_weights(weights(restarted.model), weights(straight.model))
+
+
+def test_bf16_and_fp32_both_train_and_say_which_they_used():
+    fp32, bf16 = tiny_fit(precision="fp32"), tiny_fit(precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert not same_weights(weights(fp32.model), weights(bf16.model))  # autocast did something
+    assert all(v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point())
+    assert np.isfinite(bf16.history["train_loss"]).all()
+    assert bf16.history["val_acc"].max() >= 0.5  # two separable classes: learnt in 3 epochs
+    assert tiny_fit(precision="auto").precision in ("fp32", "bf16")  # resolved, never "auto"
 
 
 def test_early_stopping_stops_after_patience():

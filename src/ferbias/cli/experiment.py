@@ -35,20 +35,22 @@ def run(
         False, "--dry-run", help="List the runs with an ETA; train nothing."
     ),
     executor: str | None = typer.Option(
-        None, "--executor", help="local, processes or ray (default: the spec's, else local)."
+        None, "--executor", help="local, processes or ray (default: the spec's, else processes)."
     ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address."),
-    workers: int = typer.Option(2, "--workers", help="Parallel runs (processes executor)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Parallel runs (processes executor; default: one per core)."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. train.epochs=2."),
 ) -> None:
     """Run an experiment spec: train every run, evaluate on every test set, write the report."""
     from ferbias.experiment.executors import create_executor
 
     experiment = load_spec(spec, overrides)
-    prepared = prepare_experiment(experiment, out)
-
     kind = executor or experiment.executor
     runner = create_executor(kind, address=address, workers=workers)
+    runtime = runner.runtime(device=experiment.train.device, precision=experiment.train.precision)
+    prepared = prepare_experiment(experiment, out, runtime=runtime)
     if dry_run:
         _print_dry_run(prepared, runner, kind)
         return
@@ -90,9 +92,10 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
 
 
 def _print_dry_run(prepared: PreparedExperiment, runner, kind: str) -> None:
-    """The runs with ETAs at the executor's threads per run, and its total wall time."""
-    threads = runner.threads_per_run
-    frame = dry_run_table(prepared, threads=threads)
+    """The runs with ETAs on their runtime, the executor's total wall time, and the total on
+    the other device kinds this machine has (its CPU; a CUDA device when present)."""
+    runtime = prepared.runs[0].runtime
+    frame = dry_run_table(prepared)
     columns = {"train_group": "group", "variant": "variant", "model": "model", "seed": "seed"}
     columns |= {"n_train": "train", "n_val": "val", "epochs": "epochs", "status": "status"}
     table = Table(
@@ -105,18 +108,40 @@ def _print_dry_run(prepared: PreparedExperiment, runner, kind: str) -> None:
     for row in frame.itertuples():
         table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
     Console(width=max(console.width, 110)).print(table)  # wide enough for every column
+    console.print(_eta_line(frame, runner, kind, runtime), soft_wrap=True)
+    for other in _other_runtimes(runner, prepared.spec.train.precision, runtime):
+        console.print(_eta_line(dry_run_table(prepared, runtime=other), runner, kind, other))
+    stops = sum(run.recipe.get("early_stopping_patience") is not None for run in prepared.runs)
+    if stops:
+        console.print(f"{stops} run(s) may stop early: counted with every epoch (an upper bound)")
+
+
+def _other_runtimes(runner, precision: str, planned) -> list:
+    """The CPU runtime when the runs are planned on CUDA, and CUDA's when one is present."""
+    import torch
+
+    other = "cpu" if planned.device == "cuda" else "cuda"
+    if runner.runs_at_once is None or (other == "cuda" and not torch.cuda.is_available()):
+        return []  # a cluster's devices are its own
+    return [runner.runtime(device=other, precision=precision)]
+
+
+def _eta_line(frame, runner, kind: str, runtime) -> str:
+    """``total ETA on this machine's cpu (bf16, ...): 9h41m (...)``."""
+    speeds = ", ".join(
+        f"{model} {g.train_ips.median():.0f} train / {g.infer_ips.median():.0f} inference img/s"
+        for model, g in frame.groupby("model", sort=False)
+    )
+    where = f"{runtime.device} ({runtime.precision}, {runtime.threads} thread(s) per run)"
     if runner.runs_at_once is None:
-        summed = _duration(frame["eta_s"].sum())
-        console.print(
-            f"summed run time at {threads} thread(s) per run: {summed}; the {kind} executor runs"
-            " as many at once as the cluster has free CPUs",
-            soft_wrap=True,
+        return (
+            f"summed run time on {where}: {_duration(frame['eta_s'].sum())}; the {kind} executor"
+            f" runs as many at once as the cluster has free CPUs [{speeds}]"
         )
-        return
-    console.print(
-        f"total ETA on this machine: {_duration(frame['eta_s'].sum() / runner.runs_at_once)}"
-        f" ({kind} executor: {runner.runs_at_once} run(s) at a time, {threads} thread(s) each)",
-        soft_wrap=True,
+    total = _duration(frame["eta_s"].sum() / runner.runs_at_once)
+    return (
+        f"total ETA on this machine's {where}: {total} ({kind} executor: {runner.runs_at_once}"
+        f" run(s) at a time) [{speeds}]"
     )
 
 

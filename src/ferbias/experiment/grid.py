@@ -8,15 +8,21 @@ Layout (see DESIGN.md "On-disk results")::
     runs/<experiment>/<run-id>/model.safetensors   best-by-validation weights
     runs/<experiment>/<run-id>/predictions.parquet one row per test image
 
-A run id is ``<group>-<variant>-<model>-s<seed>-<hash>`` where the hash covers the resolved run
-config and the data fingerprint, so a changed spec or data set never reuses stale results.
+A run id is ``<group>-<variant>-<model>-s<seed>-<hash>-<device>-<precision>-t<threads>``: the
+hash covers the resolved run config and the data fingerprint, so a changed spec or data set never
+reuses stale results; the suffix is the run's ``Runtime`` (device kind, resolved precision,
+threads per run), which change the numbers too (training is not thread-count invariant). So one
+run id stands for one result, and a grid resumed with another executor or on another machine
+kind trains its own runs instead of mixing them in. CPU model and library versions change results
+only by float rounding and are recorded in run.json, not in the id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +30,14 @@ import numpy as np
 import pandas as pd
 
 from ferbias.experiment.data import ExperimentData
-from ferbias.experiment.spec import ExperimentSpec
+from ferbias.experiment.spec import ExperimentSpec, TrainSpec
 from ferbias.models import list_models
+from ferbias.run_state import check_run
+from ferbias.training.runtime import Runtime
 from ferbias.training.variants import get_variant, list_variants
 
-FINISHED = "finished"
+log = logging.getLogger(__name__)
+NOT_TRUSTED = "%s: %s; training it again"
 UNKNOWN_VARIANT = "train.variants: unknown variant {bad!r}; valid: {valid}"
 UNKNOWN_MODEL = "train.models: unknown model {bad!r}; valid: {valid}"
 
@@ -49,16 +58,28 @@ class RunConfig:
     data_fingerprint: str
     model_options: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)  # the variant's resolved recipe
+    # Device kind, resolved precision and threads; None only for runs from before ferbias
+    # recorded them (their id is the bare config id).
+    runtime: Runtime | None = None
 
     def __hash__(self) -> int:
         return hash(self.run_id)
 
     @property
-    def run_id(self) -> str:
-        resolved = {k: v for k, v in asdict(self).items() if k != "experiment"}
+    def config_id(self) -> str:
+        """``<group>-<variant>-<model>-s<seed>-<hash of the config>``, without the runtime."""
+        resolved = {k: v for k, v in asdict(self).items() if k not in ("experiment", "runtime")}
         text = json.dumps(resolved, sort_keys=True, default=list)
         digest = hashlib.sha256(text.encode()).hexdigest()[:10]
         return f"{self.train_group}-{self.variant}-{self.model}-s{self.seed}-{digest}"
+
+    @property
+    def run_id(self) -> str:
+        return self.config_id if self.runtime is None else f"{self.config_id}-{self.runtime.tag}"
+
+    def on(self, runtime: Runtime | None) -> RunConfig:
+        """The same config with another runtime."""
+        return replace(self, runtime=runtime)
 
 
 @dataclass
@@ -98,13 +119,13 @@ def validate_names(spec: ExperimentSpec) -> None:
         raise ValueError(UNKNOWN_MODEL.format(bad=bad, valid=", ".join(list_models())))
 
 
-def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
-    """The grid in a stable order: model, variant, train group, seed."""
+def plan_runs(spec: ExperimentSpec, data: ExperimentData, runtime: Runtime) -> list[RunConfig]:
+    """The grid in a stable order: model, variant, train group, seed; every run on ``runtime``."""
     fingerprints = {group: data.fingerprint(group) for group in spec.train.groups}
     runs = []
     for model in spec.train.models:
         for name in spec.train.variants:
-            variant = resolved_variant(name, spec.train.epochs, spec.train.batch_size)
+            variant = resolved_variant(name, spec.train)
             runs.extend(
                 RunConfig(
                     experiment=spec.name,
@@ -122,6 +143,7 @@ def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
                         **spec.train.model_options.get(model, {}),
                     },
                     recipe=variant.recipe.to_dict(),
+                    runtime=runtime,
                 )
                 for group in spec.train.groups
                 for seed in spec.train.seeds
@@ -129,20 +151,28 @@ def plan_runs(spec: ExperimentSpec, data: ExperimentData) -> list[RunConfig]:
     return runs
 
 
-def resolved_variant(name: str, epochs: int, batch_size: int | None):
-    """The registered variant with the spec's epochs (and batch size, where set)."""
-    overrides = (
-        {"epochs": epochs} if batch_size is None else {"epochs": epochs, "batch_size": batch_size}
-    )
-    return get_variant(name).with_overrides(**overrides)
+def resolved_variant(name: str, train: TrainSpec):
+    """The registered variant with the spec's epochs, batch size (where set) and early stopping
+    (for recipes whose learning rate does not depend on the planned epochs)."""
+    variant = get_variant(name)
+    overrides: dict[str, Any] = {"epochs": train.epochs}
+    if train.batch_size is not None:
+        overrides["batch_size"] = train.batch_size
+    if train.early_stopping_patience is not None and variant.recipe.schedule == "constant":
+        overrides["early_stopping_patience"] = train.early_stopping_patience
+    return variant.with_overrides(**overrides)
 
 
 def is_finished(run_dir: Path) -> bool:
-    """A run whose run.json says finished and whose predictions exist is never trained again."""
-    meta = run_dir / "run.json"
-    if not meta.is_file() or not (run_dir / "predictions.parquet").is_file():
-        return False
-    return json.loads(meta.read_text(encoding="utf-8")).get("status") == FINISHED
+    """Whether ``run_dir`` holds a finished run whose files verify (``run_state.check_run``).
+
+    A folder that claims to be finished but does not verify is logged with its path and what is
+    wrong, and counts as not finished: it is trained again, never trusted.
+    """
+    check = check_run(run_dir)
+    if check.state == "corrupt":
+        log.warning(NOT_TRUSTED, run_dir, check.problem)
+    return check.finished
 
 
 def labeller_prob_female(frame: pd.DataFrame) -> np.ndarray:

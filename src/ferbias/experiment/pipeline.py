@@ -1,8 +1,9 @@
 """Run an experiment spec end to end: plan the grid, write experiment.json, execute, dry-run ETA.
 
-``prepare_experiment`` loads the data and plans the runs (no pixels: cheap enough for
-``--dry-run``); ``run_experiment`` prepares the pixels, skips finished runs and sends the rest
-to an executor; ``dry_run_table`` lists the runs with an ETA from a short timing of each model.
+``prepare_experiment`` loads the data and plans the runs on the executor's runtime (no pixels:
+cheap enough for ``--dry-run``); ``run_experiment`` prepares the pixels, skips finished runs and
+sends the rest to an executor; ``dry_run_table`` lists the runs with an ETA from a short timing of
+each model on a runtime (this CPU, or a CUDA device when one is present).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ferbias.experiment.grid import (
 from ferbias.experiment.runner import SKIPPED, RunOutcome
 from ferbias.experiment.spec import ExperimentSpec, output_path
 from ferbias.io import write_json_atomic
+from ferbias.training.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,15 @@ class PreparedExperiment:
         return output_path(self.out_dir, run.run_id)
 
 
-def prepare_experiment(spec: ExperimentSpec, out: str | Path) -> PreparedExperiment:
-    """Check names, load and split the data, plan the grid under ``out/<experiment>``."""
+def prepare_experiment(
+    spec: ExperimentSpec, out: str | Path, *, runtime: Runtime
+) -> PreparedExperiment:
+    """Check names, load and split the data, plan the grid on ``runtime`` (from the executor:
+    ``executor.runtime(device=..., precision=...)``) under ``out/<experiment>``."""
     validate_names(spec)
     data = build_data(spec)
-    return PreparedExperiment(spec, data, plan_runs(spec, data), output_path(out, spec.name))
+    runs = plan_runs(spec, data, runtime)
+    return PreparedExperiment(spec, data, runs, output_path(out, spec.name))
 
 
 def run_experiment(
@@ -126,22 +132,26 @@ def power_inputs(data: ExperimentData, groups: list[str]) -> dict[str, Any]:
 def dry_run_table(
     prepared: PreparedExperiment,
     *,
-    threads: int,
-    timer: Callable[[RunConfig, int], tuple[float, float]] | None = None,
+    runtime: Runtime | None = None,
+    timer: Callable[[RunConfig], tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
-    """One row per run: sizes, status and ETA seconds of the run on ``threads`` threads.
+    """One row per run: sizes, status and ETA seconds of the run on ``runtime`` (default: the
+    runtime it was planned on).
 
-    The ETA comes from ``timer(run, threads)`` -> (training, inference) images/s, measured by
-    default with ``fit``'s own training step and ``predict_proba``'s folded model.
+    The ETA comes from ``timer(run)`` -> (training, inference) images/s on the run's runtime,
+    measured by default with ``fit``'s own training step and ``predict_proba``'s folded model.
+    Runs that may stop early are counted with every epoch (an upper bound).
     """
     timer = timer or measure_throughput
-    speeds: dict[tuple[str, str, str], tuple[float, float]] = {}
+    speeds: dict[tuple, tuple[float, float]] = {}
     n_test = sum(len(frame) for frame in prepared.data.tests.values())
     rows = []
-    for run in prepared.runs:
+    for planned in prepared.runs:
+        run = planned if runtime is None else planned.on(runtime)
         key = (run.model, repr(sorted(run.model_options.items())), repr(sorted(run.recipe.items())))
+        key += (run.runtime,)
         if key not in speeds:
-            speeds[key] = timer(run, threads)
+            speeds[key] = timer(run)
         train_ips, predict_ips = speeds[key]
         n_train = len(prepared.data.train[run.train_group])
         n_val = len(prepared.data.val[run.train_group])
@@ -161,16 +171,19 @@ def dry_run_table(
                 "n_test": n_test,
                 "status": "finished" if finished else "to run",
                 "eta_s": eta,
+                "train_ips": train_ips,
+                "infer_ips": predict_ips,
             }
         )
     return pd.DataFrame(rows)
 
 
-def measure_throughput(run: RunConfig, threads: int) -> tuple[float, float]:
-    """Training and inference images/s of ``run`` on this CPU with ``threads`` torch threads.
+def measure_throughput(run: RunConfig) -> tuple[float, float]:
+    """Training and inference images/s of ``run`` on its runtime (device, precision, threads).
 
-    Times what a run does: ``fit``'s training step (channels_last, the recipe's optimiser, loss
-    and augmentation) and inference with BatchNorm folded, as ``predict_proba`` runs it.
+    Times what a run does: ``fit``'s training step (channels_last, the recipe's optimiser, loss,
+    augmentation and precision) and inference with BatchNorm folded, as ``predict_proba`` runs
+    it; on CUDA every timing waits for the device.
     """
     import torch
 
@@ -184,43 +197,58 @@ def measure_throughput(run: RunConfig, threads: int) -> tuple[float, float]:
         train_step,
     )
     from ferbias.training.predict import folded
+    from ferbias.training.runtime import autocast
     from ferbias.training.variants import Recipe
 
-    recipe = Recipe(**run.recipe)
-    cpu = torch.device("cpu")
+    recipe, runtime = Recipe(**run.recipe), run.runtime
+    device = torch.device(runtime.device)
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(runtime.threads)
     try:
         model = create_model(run.model, num_classes=len(run.emotions), seed=0, **run.model_options)
-        model = model.to(memory_format=memory_format(cpu))
+        model = model.to(device, memory_format=memory_format(device))
         optimizer = make_optimizer(model, recipe)
         augmentation = create_augmentation(recipe.augmentation)
         generator = torch.Generator().manual_seed(0)
-        side = run.image_size
-        batch = max(recipe.batch_size, inference_batch(cpu))
+        side, batch = run.image_size, max(recipe.batch_size, inference_batch(device))
         pixels = torch.randint(0, 256, (batch, side, side), dtype=torch.uint8, generator=generator)
         labels = torch.randint(0, len(run.emotions), (batch,), generator=generator)
+        pixels, labels = pixels.to(device), labels.to(device)
         train_x, train_y = pixels[: recipe.batch_size], labels[: recipe.batch_size]
         model.train()
         train_s = _time_steps(
             lambda: train_step(
-                model, optimizer, to_float(train_x, augmentation, generator), train_y, recipe
-            )
+                model,
+                optimizer,
+                to_float(train_x, augmentation, generator),
+                train_y,
+                recipe,
+                precision=runtime.precision,
+            ),
+            device,
         )
-        net, infer_x = folded(model), to_float(pixels[: inference_batch(cpu)], None, None)
-        with torch.inference_mode():
-            predict_s = _time_steps(lambda: net(infer_x))
+        net, infer_x = folded(model), to_float(pixels[: inference_batch(device)], None, None)
+        with torch.inference_mode(), autocast(device, runtime.precision):
+            predict_s = _time_steps(lambda: net(infer_x), device)
     finally:
         torch.set_num_threads(previous)
     return recipe.batch_size / train_s, len(infer_x) / predict_s
 
 
-def _time_steps(step: Callable[[], object]) -> float:
-    """Median seconds of ``TIMING_STEPS`` calls after one warm-up call."""
+def _time_steps(step: Callable[[], object], device) -> float:
+    """Median seconds of ``TIMING_STEPS`` calls after one warm-up call (CUDA: synchronised)."""
+    import torch
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     step()
+    sync()
     times = []
     for _ in range(TIMING_STEPS):
         start = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - start)
     return float(np.median(times))

@@ -1,8 +1,10 @@
 """One run of a grid: train (resuming from the last epoch checkpoint), predict, save.
 
 ``execute_run`` is what every executor calls, in this process, a worker process or a Ray worker.
-It never raises for a failing run: the outcome says ``failed`` with the error, run.json records
-it, and the next ``ferbias run`` resumes the run from its last epoch checkpoint.
+It trains on the run's ``Runtime`` (device kind, precision, threads: part of its id) and never
+raises for a failing run: the outcome says ``failed`` with the error, run.json records it, and
+the next ``ferbias run`` resumes the run from its last epoch checkpoint. A finished run's
+run.json lists its files with sizes and SHA-256 (``ferbias.run_state``) and the machine it ran on.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ferbias.experiment.grid import FINISHED, RunConfig, RunData, RunTask, is_finished
+from ferbias.experiment.grid import RunConfig, RunData, RunTask, is_finished
 from ferbias.io import write_json_atomic, write_parquet_atomic
+from ferbias.run_state import FINISHED, file_records
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +38,60 @@ class RunOutcome:
     seconds: float = 0.0
     val_acc: float | None = None
     error: str | None = None
+    node: str | None = None  # where it ran: host, plus the Ray node id on a cluster
 
 
-def execute_run(task: RunTask) -> RunOutcome:
-    """Train, evaluate and save one run unless it is finished already; never raises."""
+def execute_run(task: RunTask, *, node: str | None = None) -> RunOutcome:
+    """Train, evaluate and save one run unless it is finished already; never raises.
+
+    ``node`` names the cluster node it runs on (recorded in run.json and the outcome).
+    """
     config, run_dir = task.config, Path(task.run_dir)
     if is_finished(run_dir):
         return RunOutcome(config.run_id, SKIPPED, val_acc=_best_val_acc(run_dir))
     start = time.perf_counter()
-    _write_meta(run_dir, config, RUNNING)
+    machine = _machine(config, node)
+    _write_meta(run_dir, config, RUNNING, machine=machine)
     try:
-        model, history = train_run(config, task.data, run_dir)
-        predictions = predict_run(model, config, task.data)
+        with torch_threads(config.runtime.threads):
+            model, history = train_run(config, task.data, run_dir)
+            predictions = predict_run(model, config, task.data)
+        write_parquet_atomic(run_dir / "predictions.parquet", predictions)
     except Exception as error:  # recorded and reported; the grid goes on
         log.error("run %s failed: %s", config.run_id, error)
-        _write_meta(run_dir, config, FAILED, error=traceback.format_exc(limit=8))
-        return RunOutcome(config.run_id, FAILED, time.perf_counter() - start, error=str(error))
-    write_parquet_atomic(run_dir / "predictions.parquet", predictions)
+        trace = traceback.format_exc(limit=8)
+        _write_meta(run_dir, config, FAILED, machine=machine, error=trace)
+        seconds = time.perf_counter() - start
+        return RunOutcome(config.run_id, FAILED, seconds, error=str(error), node=machine["host"])
     seconds = time.perf_counter() - start
-    _write_meta(run_dir, config, FINISHED, seconds=seconds, epochs_run=len(history))
-    return RunOutcome(config.run_id, TRAINED, seconds, val_acc=_best_val_acc(run_dir))
+    extra = {"seconds": seconds, "epochs_run": len(history), "files": file_records(run_dir)}
+    _write_meta(run_dir, config, FINISHED, machine=machine, **extra)
+    outcome_node = machine.get("node", machine["host"])
+    return RunOutcome(config.run_id, TRAINED, seconds, _best_val_acc(run_dir), node=outcome_node)
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` torch intra-op threads, then restore the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _machine(config: RunConfig, node: str | None) -> dict:
+    from ferbias.training.runtime import machine_info
+
+    info = machine_info(config.runtime.device)
+    return info if node is None else {**info, "node": node}
 
 
 def train_run(config: RunConfig, data: RunData, run_dir: Path) -> tuple[object, pd.DataFrame]:
-    """Fit the run's model; ``fit`` checkpoints each epoch in ``run_dir`` and resumes from it."""
+    """Fit the run's model on its runtime; ``fit`` checkpoints each epoch and resumes."""
     from ferbias.training.fit import train_model
     from ferbias.training.variants import Recipe
 
@@ -68,6 +103,8 @@ def train_run(config: RunConfig, data: RunData, run_dir: Path) -> tuple[object, 
         seed=config.seed,
         options=config.model_options,
         run_dir=run_dir,
+        device=config.runtime.device,
+        precision=config.runtime.precision,
     )
     return result.model, result.history
 
@@ -77,9 +114,10 @@ def predict_run(model: object, config: RunConfig, data: RunData) -> pd.DataFrame
     from ferbias.training.predict import predict_proba
 
     emotions = list(config.emotions)
+    precision = config.runtime.precision
     frames = []
     for batch in data.tests:
-        proba = np.asarray(predict_proba(model, batch.pixels), dtype=np.float64)
+        proba = predict_proba(model, batch.pixels, precision=precision).astype(np.float64)
         frames.append(predictions_frame(config.run_id, batch.name, batch.rows, proba, emotions))
     return pd.concat(frames, ignore_index=True)
 

@@ -5,7 +5,14 @@ seeded by ``(seed, epoch)`` inside ``torch.random.fork_rng`` (the caller's globa
 it was). So the RNG state at an epoch boundary is a function of the seed and the epoch number,
 and a resumed run replays exactly what an uninterrupted one does. Checkpoints hold no pickles:
 weights and optimiser tensors in safetensors, scalars (history, step counts, param groups, the
-RNG scheme) in JSON, both written atomically via ``ferbias.io``.
+RNG scheme) as JSON in the same file's metadata, one self-contained ``epoch-<k>.safetensors`` per
+epoch written atomically via ``ferbias.io``. The previous epoch's file is kept until the next one
+is safely on disk, so a checkpoint that does not load (a truncated file) is dropped with a warning
+in favour of the epoch before it, or the run starts over.
+
+``precision`` (``ferbias.training.runtime``): ``bf16`` autocasts convolutions and matrix products
+to bfloat16 (weights, optimiser state and loss stay fp32); ``auto`` picks it where the device has
+native bf16.
 """
 
 from __future__ import annotations
@@ -25,13 +32,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ferbias.io import write_atomic, write_csv_atomic, write_json_atomic
 from ferbias.models import create_model
 from ferbias.training.augment import Augmentation, create_augmentation
+from ferbias.training.runtime import autocast, resolve_device, resolve_precision
 from ferbias.training.variants import Recipe
 
 log = logging.getLogger(__name__)
@@ -53,19 +61,25 @@ INFERENCE_BATCH = {"cpu": 64, "cuda": 1024}
 CHANNELS_LAST = True  # measured in benchmarks/bench_train.py (a switch for that comparison)
 BAD_PIXELS = "{name} must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
 CHECKPOINT_DIR = "checkpoint"
-RECIPE_CHANGED = "checkpoint in {path} was made with another recipe or seed; use a new run_dir"
-BAD_CHECKPOINT = "checkpoint {path} names {tensors}, which is missing or of another epoch"
+CHECKPOINTS_KEPT = 2  # the newest epoch and the one before it, in case the newest is damaged
+RECIPE_CHANGED = (
+    "checkpoint in {path} was made with another recipe, seed or precision; use a new run_dir"
+)
+CORRUPT_CHECKPOINT = "dropping checkpoint %s: it does not load (%s)"
+NO_GOOD_CHECKPOINT = "no usable checkpoint in %s: training %s from epoch 1"
 BAD_LABELS = "{name} must hold one integer label per image; got shape {shape} for {n} images"
 
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: per-epoch history, the best epoch (1-based) and the best model."""
+    """What ``fit`` returns: per-epoch history, the best epoch (1-based), the best model, and the
+    precision it trained in (``fp32`` or ``bf16``, never ``auto``)."""
 
     history: pd.DataFrame
     best_epoch: int
     model: nn.Module
     stopped_early: bool = False
+    precision: str = "fp32"
 
 
 def fit(
@@ -79,6 +93,7 @@ def fit(
     seed: int,
     run_dir: Path | None = None,
     device: str | torch.device | None = None,
+    precision: str = "auto",
     progress: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> FitResult:
@@ -86,9 +101,11 @@ def fit(
 
     Images are uint8 ``N x 48 x 48`` (scaled to [0, 1] here); labels are class indices. Writes
     ``model.safetensors`` (best weights) and ``history.csv`` into ``run_dir`` when given.
-    ``on_epoch(epoch, row)`` is called after each epoch with its history row.
+    ``device``: ``auto``/None (CUDA when present), ``cpu`` or ``cuda``; ``precision``: ``auto``,
+    ``fp32`` or ``bf16``. ``on_epoch(epoch, row)`` is called after each epoch with its history row.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
+    precision = resolve_precision(precision, device)
     data = [as_tensor(a, n, device) for a, n in ((train_x, "train_x"), (val_x, "val_x"))]
     labels = [
         as_labels(y, len(x), n, device)
@@ -97,8 +114,9 @@ def fit(
     model = model.to(device, memory_format=memory_format(device))
     optimizer = make_optimizer(model, recipe)
     state = TrainingState(best_weights=clone_weights(model))
+    identity = {"recipe": recipe.to_dict(), "seed": seed, "precision": precision}
     if run_dir is not None:
-        state = load_checkpoint(Path(run_dir), model, optimizer, recipe, seed) or state
+        state = load_checkpoint(Path(run_dir), model, optimizer, identity) or state
     augmentation = create_augmentation(recipe.augmentation)
     steps_per_epoch = math.ceil(len(data[0]) / recipe.batch_size)
     with progress_bar(progress) as bar:
@@ -113,14 +131,12 @@ def fit(
                     labels,
                     recipe,
                     augmentation,
-                    epoch_seed(seed, epoch),
-                    epoch,
-                    steps_per_epoch,
+                    Epoch(epoch, epoch_seed(seed, epoch), steps_per_epoch, precision),
                     bar,
                 )
             state.record(row, model, recipe)
             if run_dir is not None:
-                save_checkpoint(Path(run_dir), model, optimizer, state, recipe, seed)
+                save_checkpoint(Path(run_dir), model, optimizer, state, identity, seed)
             log.info("epoch %d: %s", epoch, format_row(row))
             if on_epoch is not None:
                 on_epoch(epoch, row)
@@ -128,7 +144,7 @@ def fit(
     history = pd.DataFrame(state.history, columns=list(HISTORY_COLUMNS))
     if run_dir is not None:
         write_outputs(Path(run_dir), model, history)
-    return FitResult(history, state.best_epoch, model, state.should_stop(recipe))
+    return FitResult(history, state.best_epoch, model, state.should_stop(recipe), precision)
 
 
 class TrainValArrays(Protocol):
@@ -149,6 +165,8 @@ def train_model(
     seed: int,
     options: dict[str, Any] | None = None,
     run_dir: Path | None = None,
+    device: str | None = None,
+    precision: str = "auto",
     progress: bool = False,
 ) -> FitResult:
     """``create_model(name, **options)`` initialised from ``seed``, then ``fit`` on ``data``."""
@@ -162,6 +180,8 @@ def train_model(
         recipe=recipe,
         seed=seed,
         run_dir=run_dir,
+        device=device,
+        precision=precision,
         progress=progress,
     )
 
@@ -192,23 +212,37 @@ class TrainingState:
         return patience is not None and self.epoch - self.best_epoch >= patience
 
 
-def run_epoch(model, optimizer, data, labels, recipe, augmentation, seed, epoch, steps, bar):
+@dataclass(frozen=True)
+class Epoch:
+    """Which epoch runs: its number, RNG seed, steps and resolved precision."""
+
+    number: int
+    seed: int
+    steps: int
+    precision: str
+
+
+def run_epoch(model, optimizer, data, labels, recipe, augmentation, epoch: Epoch, bar):
     """One training pass and one validation pass; returns the history row."""
-    torch.manual_seed(seed)  # dropout draws from the (forked) global generator
-    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(epoch.seed)  # dropout draws from the (forked) global generator
+    generator = torch.Generator().manual_seed(epoch.seed)
     train_x, val_x = data
     train_y, val_y = labels
     order = torch.randperm(len(train_x), generator=generator).to(train_x.device)
-    task = bar.add_task(f"epoch {epoch}/{recipe.epochs}", total=steps) if bar else None
+    task = bar.add_task(f"epoch {epoch.number}/{recipe.epochs}", total=epoch.steps) if bar else None
     model.train()
     start = time.perf_counter()
     loss_sum = torch.zeros((), device=train_x.device)
     correct = torch.zeros((), device=train_x.device, dtype=torch.long)
+    total_steps = recipe.epochs * epoch.steps
     for step, first in enumerate(range(0, len(order), recipe.batch_size)):
         index = order[first : first + recipe.batch_size]
-        set_lr(optimizer, learning_rate(recipe, (epoch - 1) * steps + step, recipe.epochs * steps))
+        lr = learning_rate(recipe, (epoch.number - 1) * epoch.steps + step, total_steps)
+        set_lr(optimizer, lr)
         images = to_float(train_x[index], augmentation, generator)
-        loss, logits = train_step(model, optimizer, images, train_y[index], recipe)
+        loss, logits = train_step(
+            model, optimizer, images, train_y[index], recipe, precision=epoch.precision
+        )
         loss_sum += loss.detach() * len(index)
         correct += (logits.argmax(1) == train_y[index]).sum()
         if bar:
@@ -216,10 +250,10 @@ def run_epoch(model, optimizer, data, labels, recipe, augmentation, seed, epoch,
     seconds = time.perf_counter() - start
     if bar:
         bar.remove_task(task)
-    val_loss, val_acc = evaluate(model, val_x, val_y)
+    val_loss, val_acc = evaluate(model, val_x, val_y, precision=epoch.precision)
     n = len(train_x)
     return {
-        "epoch": epoch,
+        "epoch": epoch.number,
         "train_loss": loss_sum.item() / n,
         "train_acc": correct.item() / n,
         "val_loss": val_loss,
@@ -230,9 +264,11 @@ def run_epoch(model, optimizer, data, labels, recipe, augmentation, seed, epoch,
     }
 
 
-def train_step(model, optimizer, images: Tensor, targets: Tensor, recipe: Recipe):
-    """Forward (bf16 autocast on CUDA), loss (+ L2 penalty), backward and an optimiser step."""
-    with torch.autocast(images.device.type, torch.bfloat16, enabled=images.is_cuda):
+def train_step(
+    model, optimizer, images: Tensor, targets: Tensor, recipe: Recipe, *, precision: str = "fp32"
+):
+    """Forward (autocast in ``precision``), loss in fp32 (+ L2 penalty), backward, a step."""
+    with autocast(images.device, precision):
         logits = model(images)
     loss = F.cross_entropy(logits.float(), targets, label_smoothing=recipe.label_smoothing)
     total = loss + recipe.l2 * l2_penalty(model) if recipe.l2 else loss
@@ -243,14 +279,16 @@ def train_step(model, optimizer, images: Tensor, targets: Tensor, recipe: Recipe
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, pixels: Tensor, labels: Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` (eval mode) on uint8 ``pixels``."""
+def evaluate(
+    model: nn.Module, pixels: Tensor, labels: Tensor, *, precision: str = "fp32"
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (eval mode, ``precision``) on uint8 pixels."""
     model.eval()
     loss_sum, correct = 0.0, 0
     batch = inference_batch(pixels.device)
     for first in range(0, len(pixels), batch):
         images = to_float(pixels[first : first + batch], None, None)
-        with torch.autocast(images.device.type, torch.bfloat16, enabled=images.is_cuda):
+        with autocast(images.device, precision):
             logits = model(images).float()
         target = labels[first : first + batch]
         loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
@@ -339,11 +377,13 @@ def clone_weights(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def save_checkpoint(run_dir, model, optimizer, state: TrainingState, recipe, seed) -> None:
-    """Tensors to ``checkpoint/epoch-<k>.safetensors``, then scalars to ``checkpoint/state.json``.
+def save_checkpoint(run_dir, model, optimizer, state: TrainingState, identity: dict, seed) -> None:
+    """Everything a resume needs to ``checkpoint/epoch-<k>.safetensors``, in one atomic write.
 
-    The JSON is written last and names its tensor file, so a crash in between leaves the previous
-    epoch's checkpoint intact.
+    Tensors (model, best weights, optimiser state) are the file's tensors; scalars (history,
+    step counts, param groups, the recipe, seed and precision, the RNG scheme) are JSON in its
+    metadata. Older epochs beyond ``CHECKPOINTS_KEPT`` are removed only after the new one is on
+    disk, so a damaged newest file leaves the epoch before it to resume from.
     """
     folder = run_dir / CHECKPOINT_DIR
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -356,44 +396,75 @@ def save_checkpoint(run_dir, model, optimizer, state: TrainingState, recipe, see
                 tensors[f"optim.{index}.{key}"] = value
             else:
                 scalars[f"{index}.{key}"] = value
-    name = f"epoch-{state.epoch}.safetensors"
-    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    write_atomic(
-        folder / name, lambda tmp: save_file(tensors, str(tmp), {"epoch": str(state.epoch)})
-    )
     meta = {
-        "tensors": name,
+        **identity,
         "epoch": state.epoch,
         "best_epoch": state.best_epoch,
         "best_score": state.best_score,
         "history": state.history,
         "param_groups": optim["param_groups"],
         "optimizer_scalars": scalars,
-        "recipe": recipe.to_dict(),
-        "seed": seed,
         "rng": {
             "scheme": "fork_rng + generators seeded by SeedSequence([seed, epoch])",
             "next_epoch_seed": epoch_seed(seed, state.epoch + 1),
         },
     }
-    write_json_atomic(folder / "state.json", meta)
-    for old in folder.glob("epoch-*.safetensors"):
-        if old.name != name:
-            old.unlink(missing_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    metadata = {"epoch": str(state.epoch), "state": json.dumps(meta, default=str)}
+    path = folder / f"epoch-{state.epoch}.safetensors"
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata))
+    for old in checkpoint_files(folder)[CHECKPOINTS_KEPT:]:
+        old.unlink(missing_ok=True)
 
 
-def load_checkpoint(run_dir, model, optimizer, recipe, seed) -> TrainingState | None:
-    """Restore model, optimiser and training state from ``run_dir``; None when none is there."""
-    path = run_dir / CHECKPOINT_DIR / "state.json"
-    if not path.is_file():
-        return None
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if meta["recipe"] != json.loads(json.dumps(recipe.to_dict())) or meta["seed"] != seed:
-        raise ValueError(RECIPE_CHANGED.format(path=path.parent))
-    tensor_path = path.parent / meta["tensors"]
-    tensors = load_file(str(tensor_path)) if tensor_path.is_file() else {}
-    if not tensors or str(meta["epoch"]) != epoch_of(tensor_path):
-        raise ValueError(BAD_CHECKPOINT.format(path=path, tensors=meta["tensors"]))
+def checkpoint_files(folder: Path) -> list[Path]:
+    """``epoch-<k>.safetensors`` files in ``folder``, newest epoch first."""
+
+    def epoch(path: Path) -> int:
+        number = path.stem.removeprefix("epoch-")
+        return int(number) if number.isdigit() else -1
+
+    return sorted(folder.glob("epoch-*.safetensors"), key=epoch, reverse=True)
+
+
+def load_checkpoint(run_dir, model, optimizer, identity: dict) -> TrainingState | None:
+    """Restore from the newest checkpoint in ``run_dir`` that loads; None when there is none.
+
+    A file that does not load (truncated, garbage) is dropped with a warning and the epoch before
+    it is tried; with none left the run starts over (also with a warning). A checkpoint of
+    another recipe, seed or precision is an error: its folder belongs to another run.
+    """
+    folder = run_dir / CHECKPOINT_DIR
+    files = checkpoint_files(folder)
+    for path in files:
+        try:
+            tensors, meta = read_checkpoint(path)
+        except (OSError, SafetensorError, ValueError, KeyError) as error:
+            log.warning(CORRUPT_CHECKPOINT, path, error)
+            path.unlink(missing_ok=True)
+            continue
+        if {k: meta.get(k) for k in identity} != json.loads(json.dumps(identity)):
+            raise ValueError(RECIPE_CHANGED.format(path=folder))
+        state = restore(tensors, meta, model, optimizer)
+        log.info("resuming from %s after epoch %d", path, state.epoch)
+        return state
+    if files:
+        log.warning(NO_GOOD_CHECKPOINT, folder, run_dir)
+    return None
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict]:
+    """Tensors and scalars of one checkpoint file; raises when it is damaged."""
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata() or {}
+    meta = json.loads(metadata["state"])
+    if str(meta["epoch"]) != metadata.get("epoch") or f"epoch-{meta['epoch']}" != path.stem:
+        raise ValueError(f"metadata says epoch {meta['epoch']}")
+    return load_file(str(path)), meta
+
+
+def restore(tensors: dict[str, Tensor], meta: dict, model, optimizer) -> TrainingState:
+    """Load a checkpoint's tensors into ``model`` and ``optimizer``; the state to go on from."""
     device = next(model.parameters()).device
     model.load_state_dict(prefixed(tensors, "model."))
     optim_state: dict = {}
@@ -405,7 +476,6 @@ def load_checkpoint(run_dir, model, optimizer, recipe, seed) -> TrainingState | 
         optim_state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": optim_state, "param_groups": meta["param_groups"]})
     best = {k: v.to(device) for k, v in prefixed(tensors, "best.").items()}
-    log.info("resuming from %s after epoch %d", path.parent, meta["epoch"])
     return TrainingState(
         best, meta["epoch"], meta["best_epoch"], meta["best_score"], meta["history"]
     )
@@ -413,11 +483,6 @@ def load_checkpoint(run_dir, model, optimizer, recipe, seed) -> TrainingState | 
 
 def prefixed(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def epoch_of(tensor_path: Path) -> str:
-    with safe_open(str(tensor_path), "pt") as handle:
-        return handle.metadata().get("epoch", "")
 
 
 def write_outputs(run_dir: Path, model: nn.Module, history: pd.DataFrame) -> None:

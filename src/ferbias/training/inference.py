@@ -170,7 +170,9 @@ class TorchRunModel(FerModel):
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         from ferbias.training.predict import folded_proba
 
-        return folded_proba(self.net, np.ascontiguousarray(pixels))
+        # the precision the run trained and predicted in (runs before ferbias recorded it: auto)
+        precision = (self.meta.get("runtime") or {}).get("precision", "auto")
+        return folded_proba(self.net, np.ascontiguousarray(pixels), precision=precision)
 
 
 class OnnxModel(FerModel):

@@ -3,6 +3,8 @@
 Inference runs on a copy of the model with every BatchNorm folded into the convolution before it
 (``torch.fx``'s ``fuse``): the same outputs to float rounding (checked in tests) at ~14% more
 images/s for paper-cnn on a 2-core CPU (2,879 against 2,524 at batch 64; mini-xception +23%).
+It runs in the resolved ``precision`` (``ferbias.training.runtime``): ``auto`` is bf16 autocast
+where the device has native bf16, as in training.
 """
 
 from __future__ import annotations
@@ -15,33 +17,47 @@ from torch import nn
 from torch.fx.experimental.optimization import fuse
 
 from ferbias.training.fit import inference_batch, memory_format, to_float
+from ferbias.training.runtime import autocast, resolve_precision
 
 BAD_INPUT = "pixels must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
 
 
-def predict_proba(model: nn.Module, pixels_uint8: np.ndarray, batch_size: int | None = None):
+def predict_proba(
+    model: nn.Module,
+    pixels_uint8: np.ndarray,
+    batch_size: int | None = None,
+    *,
+    precision: str = "auto",
+):
     """Softmax probabilities (float32 N x classes) of ``model`` in eval mode on uint8 images.
 
-    Runs on the model's device (bf16 autocast on CUDA) under ``torch.inference_mode``, in batches
-    of ``batch_size`` (default: the device's fastest, ``train.INFERENCE_BATCH``); ``model`` itself
-    is left as it was.
+    Runs on the model's device in ``precision`` (``auto``: bf16 where the device has it natively)
+    under ``torch.inference_mode``, in batches of ``batch_size`` (default: the device's fastest,
+    ``fit.INFERENCE_BATCH``); ``model`` itself is left as it was.
     """
     pixels = np.asarray(pixels_uint8)
     if pixels.dtype != np.uint8 or pixels.ndim != 3:
         raise ValueError(BAD_INPUT.format(dtype=pixels.dtype, shape=pixels.shape))
-    return folded_proba(folded(model), pixels, batch_size)
+    return folded_proba(folded(model), pixels, batch_size, precision=precision)
 
 
-def folded_proba(net: nn.Module, pixels: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+def folded_proba(
+    net: nn.Module,
+    pixels: np.ndarray,
+    batch_size: int | None = None,
+    *,
+    precision: str = "auto",
+) -> np.ndarray:
     """``predict_proba`` for a net already folded by ``folded`` (fold once, predict often)."""
     device = next(net.parameters()).device
     batch_size = batch_size or inference_batch(device)
+    precision = resolve_precision(precision, device)
     chunks = []
     with torch.inference_mode():
         for first in range(0, len(pixels), batch_size):
             batch = torch.from_numpy(pixels[first : first + batch_size]).to(device)
             images = to_float(batch, None, None)
-            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            with autocast(device, precision):
                 logits = net(images)
             chunks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     if not chunks:
@@ -55,11 +71,14 @@ def folded(model: nn.Module) -> nn.Module:
     return fuse(net, inplace=True).to(memory_format=memory_format(next(net.parameters()).device))
 
 
-def accuracy(model: nn.Module, pixels_uint8: np.ndarray, labels: np.ndarray) -> float | None:
+def accuracy(
+    model: nn.Module, pixels_uint8: np.ndarray, labels: np.ndarray, *, precision: str = "auto"
+) -> float | None:
     """Top-1 accuracy of ``model`` on uint8 images; None when there are no images."""
     if len(labels) == 0:
         return None
-    return float((predict_proba(model, pixels_uint8).argmax(1) == np.asarray(labels)).mean())
+    proba = predict_proba(model, pixels_uint8, precision=precision)
+    return float((proba.argmax(1) == np.asarray(labels)).mean())
 
 
 def model_classes(model: nn.Module) -> int:
