@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors.numpy import save_file
 
 from ferbias.analysis import report
 from ferbias.analysis.blocks import Table
@@ -71,6 +72,7 @@ def _write_run(root: Path, meta: dict, images: pd.DataFrame, gen) -> None:
     folder = root / meta["run_id"]
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(meta))
+    save_file({"w": gen.normal(size=(2, 2)).astype(np.float32)}, folder / "model.safetensors")
     _predictions(meta["run_id"], images, meta["train_group"], gen).to_parquet(
         folder / "predictions.parquet", index=False
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import logging
 
 import numpy as np
@@ -172,7 +171,9 @@ def test_bf16_and_fp32_both_train_and_say_which_they_used():
     fp32, bf16 = tiny_fit(precision="fp32"), tiny_fit(precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     assert not same_weights(weights(fp32.model), weights(bf16.model))  # autocast did something
-    assert all(v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point())
+    assert all(
+        v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point()
+    )
     assert np.isfinite(bf16.history["train_loss"]).all()
     assert bf16.history["val_acc"].max() >= 0.5  # two separable classes: learnt in 3 epochs
     assert tiny_fit(precision="auto").precision in ("fp32", "bf16")  # resolved, never "auto"

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
+from ferbias.run_state import check_run
+
 log = logging.getLogger(__name__)
 
 PROBA_PREFIX = "p_"
@@ -35,11 +37,11 @@ NO_PROBA_COLUMNS = "predictions have no '{prefix}<emotion>' columns; expected on
 MISSING_PREDICTION_COLUMNS = "predictions are missing column(s) {missing}; expected {expected}"
 REQUIRED_COLUMNS = ("run_id", "test_set", "sample_id", "group", "y_true", "y_pred")
 RUN_COLUMNS = ("run_id", "model", "variant", "train_group", "seed")
-FINISHED = "finished"
 NO_FINISHED_RUNS = (
     "no finished runs under {path}: expected <run-id>/run.json with status 'finished'"
 )
 BAD_RUN_JSON = "{path}: run.json lacks key(s) {missing}; expected {expected}"
+NOT_TRUSTED = "leaving out %s: %s"
 
 
 def emotion_classes(predictions: pd.DataFrame) -> list[str]:
@@ -288,14 +290,15 @@ def _read_json(path: Path) -> dict:
 
 
 def _finished_runs(directory: Path) -> list[tuple[Path, dict]]:
+    """Runs whose files verify (``ferbias.run_state``); others are logged and left out."""
     found = []
     for meta_path in sorted(directory.glob("*/run.json")):
-        meta = _read_json(meta_path)
-        if meta.get("status") != FINISHED:
+        check = check_run(meta_path.parent)
+        if check.state == "corrupt":
+            log.warning(NOT_TRUSTED, meta_path.parent, check.problem)
+        if not check.finished:
             continue
-        if not (meta_path.parent / "predictions.parquet").is_file():
-            log.warning("skipping %s: finished but predictions.parquet is missing", meta_path)
-            continue
+        meta = check.meta
         missing = [k for k in RUN_COLUMNS if k not in meta]
         if missing:
             raise ValueError(

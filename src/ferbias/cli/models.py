@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ferbias.models import MODELS, count_parameters, create_model, forward_mflop
 from ferbias.training.data import ALL_GROUPS, EmptyGroup, load_training_data
 from ferbias.training.fit import train_model
 from ferbias.training.predict import accuracy
+from ferbias.training.runtime import PRECISIONS, machine_info
 from ferbias.training.variants import get_variant, list_variants
 
 app = typer.Typer(help="Models and training variants.", no_args_is_help=True)
@@ -70,8 +70,15 @@ def train(
     emotions: str = typer.Option(",".join(STUDY_EMOTIONS), "--emotions", help="Comma list."),
     limit: int | None = typer.Option(None, "--limit", help="At most LIMIT train images (demo)."),
     face_crop: bool = typer.Option(None, "--face-crop/--no-face-crop", help="default: per source"),
+    precision: str = typer.Option(
+        "auto", "--precision", help="fp32, bf16, or auto (bf16 where the hardware has it)."
+    ),
 ) -> None:
     """Train one model on one group; writes model.safetensors, history.csv and run.json."""
+    if precision not in PRECISIONS:
+        raise typer.BadParameter(
+            f"expected one of {', '.join(PRECISIONS)}", param_hint="--precision"
+        )
     chosen = get_variant(variant)
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v}
     chosen = chosen.with_overrides(**overrides)
@@ -96,8 +103,8 @@ def train(
         "source": source,
         "path": str(path),
         "status": "running",
-        "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+        "precision_asked": precision,
+        "machine": machine_info(),
         "counts": {"train": len(data.train_y), "val": len(data.val_y), "test": len(data.test_y)},
     }
     write_json_atomic(out / "run.json", meta)
@@ -110,10 +117,17 @@ def train(
         seed=seed,
         options=chosen.model_options,
         run_dir=out,
+        precision=precision,
         progress=True,
     )
-    test_acc = accuracy(result.model, data.test_x, data.test_y)
+    test_acc = accuracy(result.model, data.test_x, data.test_y, precision=result.precision)
+    device = next(result.model.parameters()).device.type
     meta |= {
+        "runtime": {
+            "device": device,
+            "precision": result.precision,
+            "threads": torch.get_num_threads(),
+        },
         "status": "finished",
         "best_epoch": result.best_epoch,
         "test_acc": test_acc,

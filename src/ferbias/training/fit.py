@@ -36,7 +36,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from ferbias.io import write_atomic, write_csv_atomic, write_json_atomic
+from ferbias.io import write_atomic, write_csv_atomic
 from ferbias.models import create_model
 from ferbias.training.augment import Augmentation, create_augmentation
 from ferbias.training.runtime import autocast, resolve_device, resolve_precision
