@@ -108,9 +108,10 @@ def _print_dry_run(prepared: PreparedExperiment, runner, kind: str) -> None:
     for row in frame.itertuples():
         table.add_row(*(str(getattr(row, c)) for c in columns), _duration(row.eta_s))
     Console(width=max(console.width, 110)).print(table)  # wide enough for every column
-    console.print(_eta_line(frame, runner, kind, runtime), soft_wrap=True)
+    console.print(_eta_line(frame, runner, kind, runtime), soft_wrap=True, markup=False)
     for other in _other_runtimes(runner, prepared.spec.train.precision, runtime):
-        console.print(_eta_line(dry_run_table(prepared, runtime=other), runner, kind, other))
+        line = _eta_line(dry_run_table(prepared, runtime=other), runner, kind, other)
+        console.print(line, soft_wrap=True, markup=False)
     stops = sum(run.recipe.get("early_stopping_patience") is not None for run in prepared.runs)
     if stops:
         console.print(f"{stops} run(s) may stop early: counted with every epoch (an upper bound)")
@@ -136,12 +137,12 @@ def _eta_line(frame, runner, kind: str, runtime) -> str:
     if runner.runs_at_once is None:
         return (
             f"summed run time on {where}: {_duration(frame['eta_s'].sum())}; the {kind} executor"
-            f" runs as many at once as the cluster has free CPUs [{speeds}]"
+            f" runs as many at once as the cluster has free CPUs; {speeds}"
         )
     total = _duration(frame["eta_s"].sum() / runner.runs_at_once)
     return (
         f"total ETA on this machine's {where}: {total} ({kind} executor: {runner.runs_at_once}"
-        f" run(s) at a time) [{speeds}]"
+        f" run(s) at a time); {speeds}"
     )
 
 

@@ -183,7 +183,7 @@ def measure_throughput(run: RunConfig) -> tuple[float, float]:
 
     Times what a run does: ``fit``'s training step (channels_last, the recipe's optimiser, loss,
     augmentation and precision) and inference with BatchNorm folded, as ``predict_proba`` runs
-    it; on CUDA every timing waits for the device.
+    it; on a CPU in CPU seconds (see ``_time_steps``), on CUDA waiting for the device.
     """
     import torch
 
@@ -226,29 +226,35 @@ def measure_throughput(run: RunConfig) -> tuple[float, float]:
                 precision=runtime.precision,
             ),
             device,
+            runtime.threads,
         )
         net, infer_x = folded(model), to_float(pixels[: inference_batch(device)], None, None)
         with torch.inference_mode(), autocast(device, runtime.precision):
-            predict_s = _time_steps(lambda: net(infer_x), device)
+            predict_s = _time_steps(lambda: net(infer_x), device, runtime.threads)
     finally:
         torch.set_num_threads(previous)
     return recipe.batch_size / train_s, len(infer_x) / predict_s
 
 
-def _time_steps(step: Callable[[], object], device) -> float:
-    """Median seconds of ``TIMING_STEPS`` calls after one warm-up call (CUDA: synchronised)."""
+def _time_steps(step: Callable[[], object], device, threads: int) -> float:
+    """Median seconds of ``TIMING_STEPS`` calls after one warm-up call.
+
+    On a CPU, seconds of this process's CPU time divided by its threads: what the step takes
+    with the cores to itself, so an ETA measured while other jobs share the machine is not
+    inflated by them. On CUDA, wall time with the device synchronised.
+    """
     import torch
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    cuda = device.type == "cuda"
+    clock = time.perf_counter if cuda else time.process_time
+    divisor = 1 if cuda else threads
 
-    step()
-    sync()
-    times = []
-    for _ in range(TIMING_STEPS):
-        start = time.perf_counter()
+    def timed() -> float:
+        start = clock()
         step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        if cuda:
+            torch.cuda.synchronize(device)
+        return (clock() - start) / divisor
+
+    timed()
+    return float(np.median([timed() for _ in range(TIMING_STEPS)]))
