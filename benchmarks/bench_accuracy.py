@@ -8,10 +8,20 @@ Not a test: run it in the background, e.g.
         --variant standard --epochs 10 --batch-size 128 --threads 1 --seeds 0 1 2 \
         --out runs/bench-accuracy
 
-Each (model, variant, seed) trains in ``OUT/<model>-<variant>-e<epochs>-s<seed>`` and resumes
-there if interrupted; results are appended to ``OUT/results.csv`` and summarised in a table.
-``--arrays FILE`` keeps the prepared arrays in one ``.npz``, so a GPU machine without the raw
-images can run the same benchmark on exactly the same split.
+Each (model, variant, precision, seed) trains in
+``OUT/<model>-<variant>-e<epochs>-<precision>-s<seed>`` and resumes there if interrupted; results
+are appended to ``OUT/results.csv`` and summarised in a table. ``--arrays FILE`` keeps the
+prepared arrays in one ``.npz``, so a GPU machine without the raw images can run the same
+benchmark on exactly the same split.
+
+``--precision fp32`` / ``bf16`` (default ``auto``: bf16 where the hardware has it). When the
+results hold the same model, variant, epochs and seeds in both precisions, a second table gives
+the paired difference bf16 - fp32 (mean over seeds, 95% t-interval), e.g.
+
+    python benchmarks/bench_accuracy.py --arrays .cache/bench/fer2013-six.npz --model paper-cnn \
+        --variant standard --epochs 30 --seeds 0 1 2 --threads 1 --precision fp32
+    python benchmarks/bench_accuracy.py --arrays .cache/bench/fer2013-six.npz --model paper-cnn \
+        --variant standard --epochs 30 --seeds 0 1 2 --threads 1 --precision bf16
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from ferbias.io import write_csv_atomic
 from ferbias.training.data import TrainingData, load_training_data
 from ferbias.training.fit import train_model
 from ferbias.training.predict import accuracy
+from ferbias.training.runtime import resolve_device, resolve_precision
 from ferbias.training.variants import get_variant
 
 DEFAULT_PATH = Path(os.environ.get("FERBIAS_DATA", "/work/shared/data")) / "fer2013"
@@ -48,7 +59,9 @@ def run_one(data: TrainingData, args, seed: int) -> dict:
     )
     options = variant.model_options | args.model_option
     label = args.model + "".join(f"-{k}{v}" for k, v in args.model_option.items())
-    run_dir = args.out / f"{label}-{args.variant}-e{args.epochs}-s{seed}"
+    precision = resolve_precision(args.precision, resolve_device())
+    limited = f"-n{args.limit}" if args.limit else ""
+    run_dir = args.out / f"{label}-{args.variant}-e{args.epochs}-{precision}{limited}-s{seed}"
     start = time.perf_counter()
     result = train_model(
         args.model,
@@ -58,16 +71,19 @@ def run_one(data: TrainingData, args, seed: int) -> dict:
         seed=seed,
         options=options,
         run_dir=run_dir,
+        precision=precision,
     )
     return {
         "model": label,
         "variant": args.variant,
         "epochs": args.epochs,
+        "precision": result.precision,
+        "train_images": len(data.train_y),
         "batch_size": variant.recipe.batch_size,
         "seed": seed,
         "best_epoch": result.best_epoch,
         "val_acc": float(result.history["val_acc"].max()),
-        "test_acc": accuracy(result.model, data.test_x, data.test_y),
+        "test_acc": accuracy(result.model, data.test_x, data.test_y, precision=result.precision),
         "device": device_name(),
         "threads": torch.get_num_threads(),
         "train_seconds": float(result.history["seconds"].sum()),
@@ -94,13 +110,30 @@ def device_name() -> str:
 
 
 def prepared_data(args) -> TrainingData:
-    """FER-2013's six emotions as arrays; with ``--arrays``, read from (or first written to) it."""
+    """FER-2013's six emotions as arrays; with ``--arrays``, read from (or first written to) it;
+    with ``--limit``, a random ``limit`` train images and a tenth of that for val and test."""
     if args.arrays and args.arrays.is_file():
-        return TrainingData.load(args.arrays)
-    data = load_training_data("fer2013", args.path, group="all", emotions=list(STUDY_EMOTIONS))
-    if args.arrays:
-        data.save(args.arrays)
-    return data
+        data = TrainingData.load(args.arrays)
+    else:
+        data = load_training_data("fer2013", args.path, group="all", emotions=list(STUDY_EMOTIONS))
+        if args.arrays:
+            data.save(args.arrays)
+    return limited(data, args.limit) if args.limit else data
+
+
+def limited(data: TrainingData, limit: int) -> TrainingData:
+    """A random ``limit`` train images and ``limit // 10`` val and test images (seed 0)."""
+    rng = np.random.default_rng(0)
+    parts = {}
+    for split, cap in (
+        ("train", limit),
+        ("val", max(limit // 10, 1)),
+        ("test", max(limit // 10, 1)),
+    ):
+        x, y = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
+        keep = np.sort(rng.permutation(len(y))[:cap])
+        parts |= {f"{split}_x": x[keep], f"{split}_y": y[keep]}
+    return TrainingData(data.emotions, **parts)
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -112,30 +145,70 @@ def append_row(path: Path, row: dict) -> None:
         write_csv_atomic(path, pd.concat([previous, pd.DataFrame([row])]))
 
 
+SUMMARY_KEYS = ["model", "variant", "epochs", "train_images", "device", "precision"]
+
+
+def with_defaults(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before precision and image counts were recorded say so."""
+    return results.assign(
+        precision=results.get("precision", pd.Series(index=results.index, dtype=object)),
+        train_images=results.get("train_images", pd.Series(index=results.index, dtype=object)),
+    ).fillna({"precision": "unrecorded", "train_images": "all"})
+
+
+def t_interval(values: np.ndarray) -> float:
+    """Half-width of the 95% t-interval of the mean (NaN with fewer than two values)."""
+    if len(values) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Mean test accuracy with a 95% t-interval (NaN half-width with one seed)."""
     rows = []
-    keys = ["model", "variant", "epochs", "device"]
-    for (model, variant, epochs, device), group in results.groupby(keys):
-        acc = group["test_acc"].to_numpy()
-        half = (
-            stats.t.ppf(0.975, len(acc) - 1) * acc.std(ddof=1) / np.sqrt(len(acc))
-            if len(acc) > 1
-            else float("nan")
-        )
+    for keys, group in with_defaults(results).groupby(SUMMARY_KEYS):
+        acc = group["test_acc"].to_numpy(dtype=float)
         rows.append(
-            {
-                "model": model,
-                "variant": variant,
-                "epochs": epochs,
-                "device": device,
+            dict(zip(SUMMARY_KEYS, keys, strict=True))
+            | {
                 "seeds": len(acc),
                 "test_acc_mean": acc.mean(),
-                "ci95_half_width": half,
+                "ci95_half_width": t_interval(acc),
                 "train_minutes_per_seed": group["train_seconds"].mean() / 60,
             }
         )
     return pd.DataFrame(rows)
+
+
+def paired_precision(results: pd.DataFrame) -> pd.DataFrame:
+    """bf16 - fp32 test accuracy paired by seed, per model, variant, epochs and device."""
+    keys = ["model", "variant", "epochs", "train_images", "device"]
+    rows = []
+    results = with_defaults(results).drop_duplicates([*keys, "precision", "seed"], keep="last")
+    for values, group in results.groupby(keys):
+        wide = group.pivot(index="seed", columns="precision", values="test_acc")
+        if not {"fp32", "bf16"} <= set(wide.columns):
+            continue
+        diff = (wide["bf16"] - wide["fp32"]).dropna().to_numpy(dtype=float)
+        if len(diff):
+            rows.append(
+                dict(zip(keys, values, strict=True))
+                | {
+                    "seeds": len(diff),
+                    "bf16_minus_fp32_pp": 100 * diff.mean(),
+                    "ci95_half_width_pp": 100 * t_interval(diff),
+                    "mean_within_1pp": bool(abs(diff.mean()) <= 0.01),
+                    "ci_within_1pp": bool(abs(diff.mean()) + t_interval(diff) <= 0.01),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def print_table(frame: pd.DataFrame) -> None:
+    table = Table(*frame.columns)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+    Console(width=160).print(table)
 
 
 def main() -> None:
@@ -166,6 +239,8 @@ def main() -> None:
         help="prepared arrays (.npz): read when present, else prepared from --path and written",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/bench-accuracy"))
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    parser.add_argument("--limit", type=int, default=None, help="train images (smoke tests)")
     args = parser.parse_args()
     args.model_option = dict(args.model_option)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -181,11 +256,12 @@ def main() -> None:
         row = run_one(data, args, seed)
         logging.info("seed %d: %s", seed, row)
         append_row(results_path, row)
-    summary = summarise(pd.read_csv(results_path))
-    table = Table(*summary.columns)
-    for row in summary.itertuples(index=False):
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
-    Console(width=140).print(table)
+    results = pd.read_csv(results_path)
+    print_table(summarise(results))
+    paired = paired_precision(results)
+    if len(paired):
+        print("bf16 - fp32 test accuracy, paired by seed, in pp (ci_within_1pp: the whole 95% CI)")
+        print_table(paired)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,9 @@ def load_images(args) -> tuple[np.ndarray, np.ndarray]:
         pixels = np.stack([np.asarray(Image.open(f).convert("L").resize((48, 48))) for f in files])
         return pixels, np.repeat(np.arange(6), len(files) // 6)
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (args.images, 48, 48), dtype=np.uint8), rng.integers(0, 6, args.images)
+    return rng.integers(0, 256, (args.images, 48, 48), dtype=np.uint8), rng.integers(
+        0, 6, args.images
+    )
 
 
 def run_fit(x, y, model_name, options, batch, augmentation, channels_last, precision) -> dict:
