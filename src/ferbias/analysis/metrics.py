@@ -308,6 +308,17 @@ def _finished_runs(directory: Path) -> list[tuple[Path, dict]]:
     return found
 
 
+def _run_row(meta: dict) -> dict:
+    """run.json's scalars, nested mappings flattened one level (``runtime.device``, ...)."""
+    row = {}
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            row |= {f"{key}.{k}": v for k, v in value.items() if not isinstance(v, dict | list)}
+        elif not isinstance(value, list):
+            row[key] = value
+    return row
+
+
 def load_experiment(directory: str | Path) -> ExperimentResults:
     """Load experiment.json and every finished run (run.json, predictions, history); when
     experiment.json lists ``runs``, only those run ids count."""
@@ -326,9 +337,7 @@ def load_experiment(directory: str | Path) -> ExperimentResults:
         found = [(folder, meta) for folder, meta in found if meta["run_id"] in planned]
     if not found:
         raise FileNotFoundError(NO_FINISHED_RUNS.format(path=directory))
-    runs = pd.DataFrame(
-        [{k: v for k, v in meta.items() if not isinstance(v, dict | list)} for _, meta in found]
-    )
+    runs = pd.DataFrame([_run_row(meta) for _, meta in found])
     keys = runs[list(RUN_COLUMNS)]
     predictions = pd.concat(
         [pd.read_parquet(folder / "predictions.parquet") for folder, _ in found], ignore_index=True

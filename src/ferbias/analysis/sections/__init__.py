@@ -17,6 +17,7 @@ from ferbias.analysis.sections.details import figure_blocks, metric_blocks
 from ferbias.analysis.sections.results import transfer_blocks
 from ferbias.analysis.sections.setup import data_blocks, power_blocks, setup_blocks
 from ferbias.analysis.sections.study import study_blocks
+from ferbias.analysis.sections.where_ran import where_blocks
 from ferbias.analysis.tables import Analysis
 
 Section = Callable[[Analysis], list[Block]]
@@ -29,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
     figure_blocks,
     metric_blocks,
     setup_blocks,
+    where_blocks,
     data_blocks,
     power_blocks,
 )
