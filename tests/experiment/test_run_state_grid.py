@@ -14,12 +14,14 @@ import ferbias.training.fit
 from experiment_toy import toy_overrides, write_toy_manifest
 from ferbias.analysis.metrics import load_experiment
 from ferbias.experiment.executors import create_executor
-from ferbias.experiment.pipeline import prepare_experiment, run_experiment
+from ferbias.experiment.pipeline import prepare_experiment, reuse_other_runtimes, run_experiment
 from ferbias.experiment.spec import load_spec
+from ferbias.training.runtime import Runtime
 
 QUICK = Path(__file__).parents[2] / "experiments" / "quick.yaml"
 LOCAL = create_executor("local", threads=1)
 RUNTIME = LOCAL.runtime(precision="fp32")
+TWO_THREADS = Runtime("cpu", "fp32", 2)
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,29 @@ def test_run_json_records_runtime_machine_and_file_hashes(grid):
     assert {"host", "cpu", "torch", "numpy", "python"} <= set(meta["machine"])
     assert set(meta["files"]) == {"model.safetensors", "history.csv", "predictions.parquet"}
     assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in meta["files"].values())
+
+
+def test_reuse_any_runtime_counts_a_finished_run_from_another_runtime(grid, monkeypatch):
+    """By default another thread count means another run id, trained again; with the opt-in,
+    the finished run of the same config is reused and keeps its own id (and runtime)."""
+    prepared, folder = grid
+    other = prepare_experiment(prepared.spec, prepared.out_dir.parent, runtime=TWO_THREADS)
+    assert not {r.run_id for r in other.runs} & {r.run_id for r in prepared.runs}
+    reused = reuse_other_runtimes(other)
+    assert [r.run_id for r in reused.runs] == [r.run_id for r in prepared.runs]
+    monkeypatch.setattr(ferbias.training.fit, "fit", _must_not_train)
+    assert set(_statuses(reused).values()) == {"skipped"}
+
+
+def test_reuse_any_runtime_adopts_a_run_from_before_runtimes_were_recorded(grid):
+    prepared, folder = grid
+    meta = json.loads((folder / "run.json").read_text())
+    legacy = prepared.out_dir / prepared.runs[0].config_id  # the id before this change
+    folder.rename(legacy)
+    for key in ("files", "runtime"):
+        del meta[key]
+    (legacy / "run.json").write_text(json.dumps({**meta, "run_id": legacy.name}))
+    predictions = pd.read_parquet(legacy / "predictions.parquet")
+    predictions.assign(run_id=legacy.name).to_parquet(legacy / "predictions.parquet")
+    assert reuse_other_runtimes(prepared).runs[0].run_id == legacy.name
+    assert "adopted" in json.loads((legacy / "run.json").read_text())

@@ -14,6 +14,7 @@ from ferbias.experiment.pipeline import (
     PreparedExperiment,
     dry_run_table,
     prepare_experiment,
+    reuse_other_runtimes,
     run_experiment,
 )
 from ferbias.experiment.spec import load_spec
@@ -42,6 +43,12 @@ def run(
         None, "--workers", help="Parallel runs (processes executor; default: one per core)."
     ),
     overrides: list[str] = typer.Option([], "--set", help="Dotted override, e.g. train.epochs=2."),
+    reuse_any_runtime: bool = typer.Option(
+        False,
+        "--reuse-any-runtime",
+        help="Count finished runs of the same config from another device, precision or thread"
+        " count instead of training them again (the report shows where each ran).",
+    ),
 ) -> None:
     """Run an experiment spec: train every run, evaluate on every test set, write the report."""
     from ferbias.experiment.executors import create_executor
@@ -51,8 +58,10 @@ def run(
     runner = create_executor(kind, address=address, workers=workers)
     runtime = runner.runtime(device=experiment.train.device, precision=experiment.train.precision)
     prepared = prepare_experiment(experiment, out, runtime=runtime)
+    if reuse_any_runtime:
+        prepared = reuse_other_runtimes(prepared)
     if dry_run:
-        _print_dry_run(prepared, runner, kind)
+        _print_dry_run(prepared, runner, kind, runtime)
         return
     with _progress() as progress:
         failed = _execute(prepared, runner, progress)
@@ -91,10 +100,9 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
     return failed
 
 
-def _print_dry_run(prepared: PreparedExperiment, runner, kind: str) -> None:
-    """The runs with ETAs on their runtime, the executor's total wall time, and the total on
-    the other device kinds this machine has (its CPU; a CUDA device when present)."""
-    runtime = prepared.runs[0].runtime
+def _print_dry_run(prepared: PreparedExperiment, runner, kind: str, runtime) -> None:
+    """The runs with ETAs on ``runtime``, the executor's total wall time, and the total on the
+    other device kinds this machine has (its CPU; a CUDA device when present)."""
     frame = dry_run_table(prepared)
     columns = {"train_group": "group", "variant": "variant", "model": "model", "seed": "seed"}
     columns |= {"n_train": "train", "n_val": "val", "epochs": "epochs", "status": "status"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from ferbias.experiment.grid import (
 from ferbias.experiment.runner import SKIPPED, RunOutcome
 from ferbias.experiment.spec import ExperimentSpec, output_path
 from ferbias.io import write_json_atomic
+from ferbias.run_state import check_run
 from ferbias.training.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,35 @@ def prepare_experiment(
     data = build_data(spec)
     runs = plan_runs(spec, data, runtime)
     return PreparedExperiment(spec, data, runs, output_path(out, spec.name))
+
+
+def reuse_other_runtimes(prepared: PreparedExperiment) -> PreparedExperiment:
+    """The plan with each run not finished on its own runtime replaced by a finished run of the
+    same config on another runtime (another device, precision or thread count, or a run from
+    before ferbias recorded runtimes), where the output folder holds one whose files verify.
+
+    Opt-in (``ferbias run --reuse-any-runtime``): such a run is a valid replicate of its config,
+    but not what its planned id would give, so the report's "where runs ran" shows the mix.
+    """
+    runs = []
+    for run in prepared.runs:
+        if not is_finished(prepared.run_dir(run)):
+            run = _finished_elsewhere(prepared.out_dir, run) or run
+        runs.append(run)
+    return replace(prepared, runs=runs)
+
+
+def _finished_elsewhere(out_dir: Path, run: RunConfig) -> RunConfig | None:
+    for folder in sorted(out_dir.glob(f"{run.config_id}*")):
+        check = check_run(folder)
+        if not check.finished:
+            continue
+        recorded = check.meta.get("runtime")
+        other = run.on(Runtime(**recorded) if isinstance(recorded, dict) else None)
+        if other.run_id == folder.name:
+            log.info("reusing %s for %s", folder.name, run.run_id)
+            return other
+    return None
 
 
 def run_experiment(
@@ -148,16 +178,19 @@ def dry_run_table(
     rows = []
     for planned in prepared.runs:
         run = planned if runtime is None else planned.on(runtime)
-        key = (run.model, repr(sorted(run.model_options.items())), repr(sorted(run.recipe.items())))
-        key += (run.runtime,)
-        if key not in speeds:
-            speeds[key] = timer(run)
-        train_ips, predict_ips = speeds[key]
         n_train = len(prepared.data.train[run.train_group])
         n_val = len(prepared.data.val[run.train_group])
         finished = is_finished(prepared.run_dir(run))
-        per_epoch = n_train / train_ips + n_val / predict_ips
-        eta = 0.0 if finished else run.epochs * per_epoch + n_test / predict_ips
+        train_ips = predict_ips = float("nan")  # a finished run is not timed
+        eta = 0.0
+        if not finished:
+            key = (run.model, repr(sorted(run.model_options.items())))
+            key += (repr(sorted(run.recipe.items())), run.runtime)
+            if key not in speeds:
+                speeds[key] = timer(run)
+            train_ips, predict_ips = speeds[key]
+            per_epoch = n_train / train_ips + n_val / predict_ips
+            eta = run.epochs * per_epoch + n_test / predict_ips
         rows.append(
             {
                 "run_id": run.run_id,
