@@ -110,7 +110,7 @@ def test_run_json_records_runtime_machine_and_file_hashes(grid):
 def test_reuse_any_runtime_counts_a_finished_run_from_another_runtime(grid, monkeypatch):
     """By default another thread count means another run id, trained again; with the opt-in,
     the finished run of the same config is reused and keeps its own id (and runtime)."""
-    prepared, folder = grid
+    prepared, _ = grid
     other = prepare_experiment(prepared.spec, prepared.out_dir.parent, runtime=TWO_THREADS)
     assert not {r.run_id for r in other.runs} & {r.run_id for r in prepared.runs}
     reused = reuse_other_runtimes(other)
