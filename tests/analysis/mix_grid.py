@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from run_folder import write_finished_run
+
 EMOTIONS = ["angry", "happy", "neutral"]
 GROUPS = ("female", "male")
 # The female test faces are mostly happy, the male ones mostly angry (FER-2013 leans this way).
@@ -101,10 +103,8 @@ def write_mix_grid(
             run_id = f"{train}-baseline-s{s}"
             meta = {"run_id": run_id, "model": "paper-cnn", "variant": "baseline"}
             meta |= {"train_group": train, "seed": s, "status": "finished"}
-            (root / run_id).mkdir()
-            (root / run_id / "run.json").write_text(json.dumps(meta))
             predictions = _predictions(images, run_id, gen.random(len(images)) < p)
-            predictions.to_parquet(root / run_id / "predictions.parquet", index=False)
+            write_finished_run(root / run_id, meta, predictions)
     record = {"experiment": root.name, "groups": list(GROUPS), "emotions": EMOTIONS}
     record["spec"] = {"data": {"name": "heldout"}, "train": {"epochs": 1}}
     (root / "experiment.json").write_text(json.dumps(record))

@@ -48,6 +48,8 @@ def test_minimal_spec_has_the_study_defaults():
         ("train.seeds=[0, -1]", "train.seeds.1", "greater than or equal to 0"),
         ("data.split_seed=-3", "data.split_seed", "greater than or equal to 0"),
         ("data.groups=[female, ../m]", "data.groups", "cannot be part of a run folder name"),
+        ("train.model_variants={paper-cnn: [standard]}", "train", "not in train.variants"),
+        ("train.model_variants={vgg-fer: [baseline]}", "train", "not in train.models"),
     ],
 )
 def test_validation_errors_name_the_field_and_what_is_allowed(override, field, allowed):

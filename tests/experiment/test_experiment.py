@@ -213,11 +213,27 @@ def test_every_experiment_file_runs_at_toy_size(toy, tmp_path, path):
     full = _prepare(_spec(toy, path=path), tmp_path)  # checks every variant name
     spec = full.spec
     tiny = "{vgg-fer: {width: 4, hidden: 16}}" if "vgg-fer" in spec.train.models else "{}"
-    first_variant = f"train.variants=[{spec.train.variants[0]}]"
-    statuses = _run(_spec(toy, first_variant, f"train.model_options={tiny}", path=path), tmp_path)
+    first_variant = f"train.variants=[{spec.train.variants[-1]}]"  # every model trains the last
+    small = [first_variant, "train.model_variants={}", f"train.model_options={tiny}"]
+    statuses = _run(_spec(toy, *small, path=path), tmp_path)
     assert set(statuses.values()) == {"trained"}
     assert len(statuses) == len(spec.train.models) * len(spec.train.groups)
-    assert len(full.runs) == len(statuses) * len(spec.train.variants)
+    per_group = sum(len(spec.train.variants_for(m)) for m in spec.train.models)
+    assert len(full.runs) == per_group * len(spec.train.groups) * len(spec.train.seeds)
+
+
+def test_model_variants_restrict_a_models_variants(toy):
+    spec = _spec(
+        toy,
+        "train.models=[paper-cnn, mini-xception]",
+        "train.model_variants={mini-xception: [standard]}",
+    )
+    runs = plan_runs(spec, build_data(spec), FP32)
+    assert {(r.model, r.variant) for r in runs} == {
+        ("paper-cnn", "baseline"),
+        ("paper-cnn", "standard"),
+        ("mini-xception", "standard"),
+    }
 
 
 def test_dry_run_etas_follow_the_measured_speeds_and_sizes(toy, tmp_path):

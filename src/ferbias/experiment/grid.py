@@ -124,7 +124,7 @@ def plan_runs(spec: ExperimentSpec, data: ExperimentData, runtime: Runtime) -> l
     fingerprints = {group: data.fingerprint(group) for group in spec.train.groups}
     runs = []
     for model in spec.train.models:
-        for name in spec.train.variants:
+        for name in spec.train.variants_for(model):
             variant = resolved_variant(name, spec.train)
             runs.extend(
                 RunConfig(

@@ -35,6 +35,10 @@ UNKNOWN_OPTIONS_MODEL = (
 GOLD_NEEDS_GENDER = (
     "data.gold_test holds gender gold; data.group_col must be 'gender', not {column!r}"
 )
+UNKNOWN_VARIANTS_MODEL = (
+    "train.model_variants names model {bad!r}, which is not in train.models {models}"
+)
+NOT_A_GRID_VARIANT = "train.model_variants lists {bad!r}, which is not in train.variants {variants}"
 UNKNOWN_SIZE_GROUP = "sizes name group {bad!r}; allowed: data.groups {groups}"
 OVERRIDE_NOT_YAML = "override {item!r}: the value is not valid YAML: {problem}"
 BAD_FOLDER_NAME = (
@@ -189,6 +193,8 @@ class TrainSpec(_Strict):
     # Per model name, options for create_model (e.g. {vgg-fer: {width: 64}}); variants add theirs.
     model_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     variants: list[str] = Field(default_factory=lambda: ["baseline"], min_length=1)
+    # Per model name, the variants it trains (a subset of ``variants``); others train them all.
+    model_variants: dict[str, list[str]] = Field(default_factory=dict)
     groups: list[str] = Field(
         default_factory=lambda: ["female", "male", MIXED], min_length=1, description="train groups"
     )
@@ -203,6 +209,20 @@ class TrainSpec(_Strict):
     # fp32; resolved on the machine that trains, and part of every run id.
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
+
+    @model_validator(mode="after")
+    def _model_variants_known(self) -> TrainSpec:
+        for model, names in self.model_variants.items():
+            if model not in self.models:
+                raise ValueError(UNKNOWN_VARIANTS_MODEL.format(bad=model, models=self.models))
+            for name in set(names) - set(self.variants):
+                raise ValueError(NOT_A_GRID_VARIANT.format(bad=name, variants=self.variants))
+        return self
+
+    def variants_for(self, model: str) -> list[str]:
+        """The variants ``model`` trains, in the order of ``variants``."""
+        chosen = self.model_variants.get(model, self.variants)
+        return [name for name in self.variants if name in chosen]
 
 
 class ExperimentSpec(_Strict):

@@ -256,8 +256,9 @@ class FerbiasGenderLabeller:
     def predict_logit(self, pixels: np.ndarray) -> np.ndarray:
         """log(P(female) / P(male)) of the network, before the temperature."""
         check_pixels(pixels)
-        proba = predict_proba(self.model, pixels, batch_size=self.batch_size).astype(float)
-        return logit(proba[:, 0])
+        # fp32 whatever the CPU: labels must not depend on which machine wrote them
+        proba = predict_proba(self.model, pixels, batch_size=self.batch_size, precision="fp32")
+        return logit(proba[:, 0].astype(float))
 
     def predict_p_female(self, pixels: np.ndarray) -> np.ndarray:
         """Calibrated P(female): the logit divided by the temperature."""
