@@ -29,11 +29,12 @@ def test_dry_run_lists_every_run_with_an_eta_and_trains_nothing(toy_args, tmp_pa
     monkeypatch.setattr(experiment_cli, "console", Console(width=160))
     result = runner.invoke(app, ["run", str(QUICK), "--out", str(tmp_path), "--dry-run", *toy_args])
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if "paper-cnn" in line]
+    lines = [line for line in result.output.splitlines() if "│ paper-cnn" in line]
     assert len(lines) == 3
     for line, group in zip(lines, ("female", "male", "mixed"), strict=True):
         assert group in line and "baseline" in line and "to run" in line
-    assert "total ETA on this machine" in result.output
+    assert "total ETA on this machine's cpu (" in result.output
+    assert "(processes executor: " in result.output  # quick.yaml's executor
     assert not (tmp_path / "quick").exists()
 
 

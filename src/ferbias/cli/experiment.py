@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -90,10 +91,14 @@ def _execute(prepared: PreparedExperiment, runner, progress: Progress) -> int:
         progress.advance(grid)
         accuracy = "" if outcome.val_acc is None else f" val_acc={outcome.val_acc:.3f}"
         colour = {"failed": "red", "skipped": "dim"}.get(outcome.status, "green")
+        resumed = f", resumed after epoch {outcome.resumed_after}" if outcome.resumed_after else ""
         progress.console.print(
             f"[{colour}]{outcome.status:8}[/{colour}] {config.run_id}{accuracy}"
-            f" ({outcome.seconds:.0f} s){' ' + outcome.error if outcome.error else ''}"
+            f" ({outcome.seconds:.0f} s{resumed}){' ' + escape(outcome.error or '')}",
+            soft_wrap=True,
         )
+        for warning in outcome.warnings:
+            progress.console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
         failed += outcome.status == "failed"
     seconds = time.perf_counter() - start
     console.print(f"grid done in {seconds:.0f} s: {prepared.out_dir}", soft_wrap=True)

@@ -9,8 +9,11 @@ machine or a shared disk).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -24,6 +27,7 @@ RAY_NO_WORKER = (
     "no Ray worker with {cpus} CPU(s) and {gpus} GPU(s) answered within {seconds} s at {address}"
 )
 RAY_PROBE_SECONDS = 120
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _cores() -> int:
@@ -61,10 +65,27 @@ class ProcessExecutor:
 
     def map(self, tasks: list[RunTask]) -> Iterator[tuple[RunTask, RunOutcome]]:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.runs_at_once, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            self.runs_at_once,
+            mp_context=context,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(execute_run, task): task for task in tasks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end with the ``ferbias run`` that started it (Linux), so a killed
+    grid leaves no orphan training the same run folder as the next ``ferbias run``."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: nothing to ask the kernel for
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _resolve_on_node(device: str, precision: str, threads: int) -> Runtime:

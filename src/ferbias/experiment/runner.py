@@ -14,15 +14,15 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ferbias.experiment.grid import RunConfig, RunData, RunTask, is_finished
+from ferbias.experiment.grid import RunConfig, RunData, RunTask
 from ferbias.io import write_json_atomic, write_parquet_atomic
-from ferbias.run_state import FINISHED, file_records
+from ferbias.run_state import FINISHED, check_run, file_records
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class RunOutcome:
     val_acc: float | None = None
     error: str | None = None
     node: str | None = None  # where it ran: host, plus the Ray node id on a cluster
+    resumed_after: int = 0  # the checkpoint's epoch it went on from (0: from the start)
+    warnings: tuple[str, ...] = ()  # what the run warned about (e.g. a checkpoint it dropped)
 
 
 def execute_run(task: RunTask, *, node: str | None = None) -> RunOutcome:
@@ -47,27 +49,58 @@ def execute_run(task: RunTask, *, node: str | None = None) -> RunOutcome:
     ``node`` names the cluster node it runs on (recorded in run.json and the outcome).
     """
     config, run_dir = task.config, Path(task.run_dir)
-    if is_finished(run_dir):
+    if check_run(run_dir).finished:  # the grid has said why when it is not
         return RunOutcome(config.run_id, SKIPPED, val_acc=_best_val_acc(run_dir))
     start = time.perf_counter()
     machine = _machine(config, node)
+    where = machine.get("node", machine["host"])
     _write_meta(run_dir, config, RUNNING, machine=machine)
-    try:
-        with torch_threads(config.runtime.threads):
-            model, history = train_run(config, task.data, run_dir)
-            predictions = predict_run(model, config, task.data)
-        write_parquet_atomic(run_dir / "predictions.parquet", predictions)
-    except Exception as error:  # recorded and reported; the grid goes on
-        log.error("run %s failed: %s", config.run_id, error)
-        trace = traceback.format_exc(limit=8)
-        _write_meta(run_dir, config, FAILED, machine=machine, error=trace)
-        seconds = time.perf_counter() - start
-        return RunOutcome(config.run_id, FAILED, seconds, error=str(error), node=machine["host"])
+    with captured_warnings() as warnings:
+        try:
+            with torch_threads(config.runtime.threads):
+                result = train_run(config, task.data, run_dir)
+                predictions = predict_run(result.model, config, task.data)
+            write_parquet_atomic(run_dir / "predictions.parquet", predictions)
+        except Exception as error:  # recorded and reported; the grid goes on
+            log.error("run %s failed: %s", config.run_id, error)
+            trace = traceback.format_exc(limit=8)
+            _write_meta(run_dir, config, FAILED, machine=machine, error=trace)
+            seconds = time.perf_counter() - start
+            failed = RunOutcome(config.run_id, FAILED, seconds, error=str(error), node=where)
+            return replace(failed, warnings=tuple(warnings))
     seconds = time.perf_counter() - start
-    extra = {"seconds": seconds, "epochs_run": len(history), "files": file_records(run_dir)}
-    _write_meta(run_dir, config, FINISHED, machine=machine, **extra)
-    outcome_node = machine.get("node", machine["host"])
-    return RunOutcome(config.run_id, TRAINED, seconds, _best_val_acc(run_dir), node=outcome_node)
+    extra = {"seconds": seconds, "epochs_run": len(result.history) - result.resumed_after}
+    _write_meta(run_dir, config, FINISHED, machine=machine, **extra, files=file_records(run_dir))
+    return RunOutcome(
+        config.run_id,
+        TRAINED,
+        seconds,
+        _best_val_acc(run_dir),
+        node=where,
+        resumed_after=result.resumed_after,
+        warnings=tuple(warnings),
+    )
+
+
+@contextmanager
+def captured_warnings() -> Iterator[list[str]]:
+    """Collect what ``ferbias`` loggers warn about during a run, for its outcome, instead of
+    printing it (a worker process or Ray node has no console the user sees)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("ferbias")
+    handler, propagate = Collect(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 @contextmanager
@@ -90,12 +123,13 @@ def _machine(config: RunConfig, node: str | None) -> dict:
     return info if node is None else {**info, "node": node}
 
 
-def train_run(config: RunConfig, data: RunData, run_dir: Path) -> tuple[object, pd.DataFrame]:
-    """Fit the run's model on its runtime; ``fit`` checkpoints each epoch and resumes."""
+def train_run(config: RunConfig, data: RunData, run_dir: Path):
+    """Fit the run's model on its runtime (a ``FitResult``); ``fit`` checkpoints each epoch and
+    resumes."""
     from ferbias.training.fit import train_model
     from ferbias.training.variants import Recipe
 
-    result = train_model(
+    return train_model(
         config.model,
         data,
         num_classes=len(config.emotions),
@@ -106,7 +140,6 @@ def train_run(config: RunConfig, data: RunData, run_dir: Path) -> tuple[object, 
         device=config.runtime.device,
         precision=config.runtime.precision,
     )
-    return result.model, result.history
 
 
 def predict_run(model: object, config: RunConfig, data: RunData) -> pd.DataFrame:

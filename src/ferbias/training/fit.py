@@ -72,14 +72,16 @@ BAD_LABELS = "{name} must hold one integer label per image; got shape {shape} fo
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: per-epoch history, the best epoch (1-based), the best model, and the
-    precision it trained in (``fp32`` or ``bf16``, never ``auto``)."""
+    """What ``fit`` returns: per-epoch history, the best epoch (1-based), the best model, the
+    precision it trained in (``fp32`` or ``bf16``, never ``auto``) and the epoch it resumed after
+    (0: trained from the start)."""
 
     history: pd.DataFrame
     best_epoch: int
     model: nn.Module
     stopped_early: bool = False
     precision: str = "fp32"
+    resumed_after: int = 0
 
 
 def fit(
@@ -117,6 +119,7 @@ def fit(
     identity = {"recipe": recipe.to_dict(), "seed": seed, "precision": precision}
     if run_dir is not None:
         state = load_checkpoint(Path(run_dir), model, optimizer, identity) or state
+    resumed_after = state.epoch
     augmentation = create_augmentation(recipe.augmentation)
     steps_per_epoch = math.ceil(len(data[0]) / recipe.batch_size)
     with progress_bar(progress) as bar:
@@ -144,7 +147,8 @@ def fit(
     history = pd.DataFrame(state.history, columns=list(HISTORY_COLUMNS))
     if run_dir is not None:
         write_outputs(Path(run_dir), model, history)
-    return FitResult(history, state.best_epoch, model, state.should_stop(recipe), precision)
+    stopped = state.should_stop(recipe)
+    return FitResult(history, state.best_epoch, model, stopped, precision, resumed_after)
 
 
 class TrainValArrays(Protocol):
