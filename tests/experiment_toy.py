@@ -79,7 +79,8 @@ def run_toy_experiment(folder: Path, *extra: str, per_cell: int = 5) -> Path:
         *extra,
     ]
     spec = load_spec(Path(__file__).parents[1] / "experiments" / "quick.yaml", overrides)
-    prepared = prepare_experiment(spec, folder / "runs")
-    for _, outcome in run_experiment(prepared, create_executor("local")):
+    executor = create_executor("local", threads=1)  # fp32: exports compare with onnxruntime
+    prepared = prepare_experiment(spec, folder / "runs", runtime=executor.runtime(precision="fp32"))
+    for _, outcome in run_experiment(prepared, executor):
         assert outcome.status == "trained", outcome.error
     return prepared.out_dir
