@@ -177,6 +177,7 @@ def _forest_panel(ax, part: pd.DataFrame, labels: list[str]) -> None:
         ys = rows["label"].map(y).to_numpy() + offset
         value = 100 * rows["estimate"].to_numpy()
         err = np.vstack([value - 100 * rows["low"].to_numpy(), 100 * rows["high"] - value])
+        err = np.clip(err, 0.0, None)  # an estimate at a bound of its interval: no negative bars
         ax.errorbar(
             value, ys, xerr=err, fmt="o", mfc=face, color=colour_, capsize=2, ms=5, label=name
         )
