@@ -212,7 +212,6 @@ class OnnxModel(FerModel):
         scores = np.concatenate(outputs).astype(np.float32)
         return softmax(scores) if self.card.output == "logits" else scores
 
-
     def _run(self, name: str, x: np.ndarray, fixed: int | None) -> np.ndarray:
         """The first output for ``x``; a graph with a fixed batch size gets the last, shorter
         batch padded (with copies of its last image), and the padding's outputs dropped."""
