@@ -67,3 +67,17 @@ def test_prepare_of_fer2013_csv_mentions_rows_with_a_wrong_pixel_count(tmp_path,
     assert result.exit_code == 0, result.output
     assert "prepared: 3 of 3 images, 0 failures; 1 files skipped by the loader" in result.output
     assert "3 pixel values; expected 2304" in result.output
+
+
+def test_bad_rows_of_fer2013_csv_are_one_reason(tmp_path, monkeypatch):
+    """Rows with pixel values outside 0-255 fail in prepare; their reasons name each row by its
+    reference, which the summary folds into one reason with a count."""
+    monkeypatch.setenv("FERBIAS_CACHE", str(tmp_path / "cache"))
+    good, bad = " ".join(["128"] * 2304), " ".join(["999"] * 2304)
+    rows = [{"emotion": 3, "pixels": p, "Usage": "Training"} for p in [good] * 2 + [bad] * 3]
+    csv = tmp_path / "fer2013.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    result = runner.invoke(app, ["data", "prepare", "fer2013", "--path", str(csv)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    reasons = [line for line in result.output.splitlines() if "2304 values in [999, 999]" in line]
+    assert len(reasons) == 1 and "│     3 │" in reasons[0], result.output

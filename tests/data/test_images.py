@@ -72,7 +72,9 @@ def test_csv_references_and_bad_row(tmp_path):
         }
     ).to_csv(csv, index=False)
     np.testing.assert_array_equal(images.load_gray(f"{csv}::0"), first)
-    with pytest.raises(images.ImageReadError, match=r"row 1.*2304"):
+    with pytest.raises(
+        images.ImageReadError, match=r"fer2013\.csv::1': 3 values in \[1, 3\]; expected .*2304"
+    ):
         images.load_gray(f"{csv}::1")
 
 

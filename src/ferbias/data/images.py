@@ -46,7 +46,9 @@ NO_FACE_CENTRE = "no face found; centre crop used"
 ON_NO_FACE = ("report", "center")
 PARALLEL_MIN_ROWS = 256  # below this a process pool costs more than it saves
 
-BAD_CSV_ROW = "{path!r} row {row}: {error}; expected a 'pixels' column of 2304 (48x48) integers"
+# Names the row by its reference "<csv>::<row>", the row's path in a Manifest, so that a summary
+# of many bad rows groups them as one reason (data.problems.reason_kind).
+BAD_CSV_ROW = "{path!r}: {error}; expected a 'pixels' column of 2304 (48x48) integers in 0-255"
 BAD_ON_NO_FACE = "on_no_face={value!r}; expected one of {allowed}"
 BAD_COLOR = "color={value!r}; expected one of {allowed}"
 PARTIAL_BOX = "manifest has face box column(s) {present} but lacks {missing}; expected all of {all}"
@@ -80,8 +82,7 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` to a gray uint8 H x W array; raise ``ImageReadError`` naming the file."""
     text = str(path)
     if CSV_SEPARATOR in text:
-        csv_path, row = text.rsplit(CSV_SEPARATOR, 1)
-        return _csv_row(csv_path, row)
+        return _csv_row(text)
     return decode_gray(text)
 
 
@@ -93,19 +94,21 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
     return decode_rgb(text)
 
 
-def _csv_row(csv_path: str, row: str) -> np.ndarray:
-    """One 48x48 image from a FER-2013 style CSV (the file is parsed once and cached)."""
+def _csv_row(reference: str) -> np.ndarray:
+    """One 48x48 image from a FER-2013 style CSV, ``<csv path>::<row>`` (the file is parsed once
+    and cached)."""
+    csv_path, row = reference.rsplit(CSV_SEPARATOR, 1)
     try:
         stat = os.stat(csv_path)
         column = _csv_pixels(csv_path, stat.st_size, stat.st_mtime_ns)
         values = np.array(column[int(row)].split(), dtype=np.int64)
     except Exception as error:
-        raise ImageReadError(BAD_CSV_ROW.format(path=csv_path, row=row, error=error)) from error
+        raise ImageReadError(BAD_CSV_ROW.format(path=reference, error=error)) from error
     if values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
         error = f"{values.size} values" + (
             f" in [{values.min()}, {values.max()}]" if values.size else ""
         )
-        raise ImageReadError(BAD_CSV_ROW.format(path=csv_path, row=row, error=error))
+        raise ImageReadError(BAD_CSV_ROW.format(path=reference, error=error))
     return values.astype(np.uint8).reshape(48, 48)
 
 
