@@ -44,6 +44,14 @@ def test_export_of_a_folder_that_is_no_run(tmp_path):
         export_onnx(tmp_path, tmp_path / "x.onnx")
 
 
+def test_export_refuses_a_name_load_model_cannot_read(toy_run, tmp_path):
+    from ferbias.training.export import export_onnx
+
+    with pytest.raises(ValueError, match=r"model\.txt: expected a file name ending in \.onnx"):
+        export_onnx(toy_run, tmp_path / "model.txt")
+    assert not (tmp_path / "model.txt").exists()
+
+
 def test_a_corrupt_run_folder_is_refused_naming_the_file(toy_run, tmp_path):
     import shutil
 

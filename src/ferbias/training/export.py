@@ -24,6 +24,7 @@ from ferbias.training.inference import CARD_METADATA_KEY, RUN_JSON, TorchRunMode
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 NOT_A_RUN = "{path} is not a ferbias run folder: expected run.json and model.safetensors"
+NOT_ONNX_NAME = "--out {path}: expected a file name ending in .onnx (load_model reads .onnx files)"
 
 
 def export_metadata(model: TorchRunModel) -> dict[str, str]:
@@ -50,6 +51,8 @@ def export_onnx(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     import torch
 
     run_dir = Path(run_dir)
+    if Path(out).suffix.lower() != ".onnx":
+        raise ValueError(NOT_ONNX_NAME.format(path=out))
     if not (run_dir / RUN_JSON).is_file():
         raise FileNotFoundError(NOT_A_RUN.format(path=run_dir))
     model = TorchRunModel(run_dir, read_run(run_dir), "cpu")
