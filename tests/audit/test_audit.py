@@ -159,6 +159,12 @@ def test_a_third_party_onnx_rgb_nhwc_logits(tmp_path):
     text = outcome.report.markdown.read_text(encoding="utf-8")
     assert "higher on female than on male faces (100.0% vs 66.7%)" in text
     assert "emotion not in the model (fear)" in text
+    happy_and_fear = pd.read_csv(manifest).query("emotion in ['happy', 'fear']")
+    happy_and_fear.to_csv(tmp_path / "one-shared.csv", index=False)
+    one = {**source, "path": str(tmp_path / "one-shared.csv")}
+    spec = load_audit_spec(_write_spec(tmp_path / "one.yaml", [{"name": "one", "source": one}]))
+    with pytest.raises(ValueError, match=r"share \['happy'\] .* at least two are needed"):
+        run_audit(model, spec, tmp_path / "out")
 
 
 def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path, caplog):

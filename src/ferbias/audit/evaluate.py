@@ -22,7 +22,10 @@ from ferbias.experiment.data import load_manifest
 from ferbias.training.inference import FerModel, Provenance
 
 OTHER_MASS = "other_mass"
-NO_SHARED = "test set {name!r}: none of its emotions {present} is one of the model's {model}"
+NO_SHARED = (
+    "test set {name!r}: its emotions {present} share {shared} with the model's {model}; at least "
+    "two are needed (with one, the argmax over shared emotions is always right)"
+)
 NO_GROUP_ROWS = "test set {name!r}: no images with {column} in {groups} (present: {present})"
 OVERLAP = (
     "{name}: {n} of {total} images come from {sources}, which the model was trained on "
@@ -73,9 +76,11 @@ def evaluate_set(
     rows, left_out = _rows_in_scope(load_manifest([test_set.source]), test_set, spec)
     present = [e for e in rows["emotion"].dropna().unique()]
     shared = [e for e in model.emotions if e in set(present)]
-    if not shared:
+    if len(shared) < 2:
         raise ValueError(
-            NO_SHARED.format(name=test_set.name, present=present, model=model.emotions)
+            NO_SHARED.format(
+                name=test_set.name, present=present, shared=shared, model=model.emotions
+            )
         )
     not_in_model = sorted(set(present) - set(shared))
     keep = rows["emotion"].isin(shared).fillna(False).to_numpy()
