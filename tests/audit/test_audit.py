@@ -165,6 +165,9 @@ def test_a_third_party_onnx_rgb_nhwc_logits(tmp_path):
     spec = load_audit_spec(_write_spec(tmp_path / "one.yaml", [{"name": "one", "source": one}]))
     with pytest.raises(ValueError, match=r"share \['happy'\] .* at least two are needed"):
         run_audit(model, spec, tmp_path / "out")
+    spec = load_audit_spec(tmp_path / "one.yaml", ["group_col=genre"])
+    with pytest.raises(ValueError, match=r"'one': group_col 'genre' is not a column .*'gender'"):
+        run_audit(model, spec, tmp_path / "out")
 
 
 def test_one_group_sets_and_overlap_warnings(toy_run, toy_experiment, tmp_path, caplog):

@@ -26,6 +26,9 @@ NO_SHARED = (
     "test set {name!r}: its emotions {present} share {shared} with the model's {model}; at least "
     "two are needed (with one, the argmax over shared emotions is always right)"
 )
+NO_GROUP_COLUMN = (
+    "test set {name!r}: group_col {column!r} is not a column of its manifest; columns: {columns}"
+)
 NO_GROUP_ROWS = "test set {name!r}: no images with {column} in {groups} (present: {present})"
 OVERLAP = (
     "{name}: {n} of {total} images come from {sources}, which the model was trained on "
@@ -123,6 +126,11 @@ def _rows_in_scope(
         keep = (manifest["original_split"] == test_set.split).fillna(False).to_numpy()
         _count(left_out, f"not in split {test_set.split!r}", ~keep)
         manifest = manifest[keep]
+    if spec.group_col not in manifest.columns:
+        columns = list(manifest.columns)
+        raise ValueError(
+            NO_GROUP_COLUMN.format(name=test_set.name, column=spec.group_col, columns=columns)
+        )
     labelled = manifest["emotion"].notna().to_numpy()
     _count(left_out, "no emotion label", ~labelled)
     manifest = manifest[labelled]
