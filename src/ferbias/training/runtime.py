@@ -7,8 +7,9 @@ CPUs with AVX512-BF16 or AMX) and fp32 elsewhere, so it is resolved on the machi
 and a record never says ``auto``.
 
 A ``Runtime`` (device kind, resolved precision, threads) is what the executor and the machine
-change in a run's numbers: training is not thread-count invariant (one epoch of paper-cnn with 1
-and with 2 threads gives weights that differ by up to 9e-3), so the run id carries all three.
+change in a run's numbers: training is not thread-count invariant (two epochs of paper-cnn on 512
+images with 1 and with 2 threads end with weights that differ by up to 9e-3), so the run id
+carries all three.
 What does not change the numbers beyond float rounding (CPU model, library versions) goes to
 ``machine_info`` and from there into run.json.
 """
