@@ -52,6 +52,26 @@ def test_export_refuses_a_name_load_model_cannot_read(toy_run, tmp_path):
     assert not (tmp_path / "model.txt").exists()
 
 
+def test_the_export_check_compares_with_torch_fp32_whatever_the_run_trained_in(toy_run, tmp_path):
+    """A run that trained in bf16 still exports fp32; `ferbias export` checks the file against
+    torch fp32 (comparing with the run's bf16 predictions showed ~1e-3, an export that looked
+    wrong)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from ferbias.cli import app
+
+    run = shutil.copytree(toy_run, tmp_path / "run")
+    meta = json.loads((run / "run.json").read_text())
+    meta["runtime"] = {**(meta.get("runtime") or {}), "precision": "bf16"}
+    (run / "run.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0, result.output
+    gap = float(result.output.split("max |p difference| ")[1].split()[0])
+    assert gap < 1e-5, result.output
+
+
 def test_a_corrupt_run_folder_is_refused_naming_the_file(toy_run, tmp_path):
     import shutil
 
@@ -76,7 +96,7 @@ def test_onnxruntime_matches_torch_fp32_on_real_faces(toy_onnx, toy_run, data_ro
         [images.prepare(m, use_cache=False, workers=1).pixels for m in (cfd, fer)]
     )
     assert len(pixels) >= 15
-    torch_p = load_model(toy_run).predict_proba(pixels)
+    torch_p = load_model(toy_run).predict_proba(pixels, precision="fp32")
     onnx_p = load_model(toy_onnx).predict_proba(pixels)
     assert np.abs(torch_p - onnx_p).max() < 1e-4
     assert (torch_p.argmax(1) == onnx_p.argmax(1)).all()

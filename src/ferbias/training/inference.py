@@ -167,11 +167,12 @@ class TorchRunModel(FerModel):
         self.run_dir = run_dir
         self.meta = meta
 
-    def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
+    def predict_proba(self, pixels: np.ndarray, *, precision: str | None = None) -> np.ndarray:
+        """Probabilities in ``precision``: by default the one the run trained and predicted in
+        (runs before ferbias recorded it: auto); "fp32" is what an ONNX export reproduces."""
         from ferbias.training.predict import folded_proba
 
-        # the precision the run trained and predicted in (runs before ferbias recorded it: auto)
-        precision = (self.meta.get("runtime") or {}).get("precision", "auto")
+        precision = precision or (self.meta.get("runtime") or {}).get("precision", "auto")
         return folded_proba(self.net, np.ascontiguousarray(pixels), precision=precision)
 
 
