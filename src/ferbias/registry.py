@@ -10,8 +10,18 @@ T = TypeVar("T")
 UNKNOWN_NAME = "unknown {kind} {name!r}; valid names: {valid}"
 
 
+class UnknownNameError(KeyError):
+    """A name that is not one of the valid ones (a registry entry, a data set, a target ...).
+
+    Bad input, unlike a ``KeyError`` from a bug; the message lists the valid names.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Registry(Generic[T]):
-    """Maps names to factories; an unknown name raises ``KeyError`` listing the valid ones."""
+    """Maps names to factories; an unknown name raises ``UnknownNameError`` listing valid ones."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -34,7 +44,8 @@ class Registry(Generic[T]):
             return self._factories[name]
         except KeyError:
             valid = ", ".join(sorted(self._factories)) or "(none)"
-            raise KeyError(UNKNOWN_NAME.format(kind=self.kind, name=name, valid=valid)) from None
+            message = UNKNOWN_NAME.format(kind=self.kind, name=name, valid=valid)
+            raise UnknownNameError(message) from None
 
     def create(self, name: str, /, **kwargs) -> T:
         """Call the factory registered under ``name`` with ``kwargs``."""

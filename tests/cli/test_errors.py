@@ -125,6 +125,25 @@ def test_an_unexpected_failure_names_its_kind_and_exits_1(tmp_path, monkeypatch)
     ]
 
 
+def test_a_bugs_key_error_is_a_failure_but_an_unknown_name_is_bad_input(tmp_path, monkeypatch):
+    from ferbias.data import sources
+
+    def buggy(*args, **kwargs):
+        raise KeyError("p_happy")
+
+    monkeypatch.setattr(sources, "load_source", buggy)
+    result = runner.invoke(app, ["data", "summary", "fer2013", "--path", str(tmp_path)])
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        "error: KeyError: 'p_happy' (run with --debug for the traceback)"
+    ]
+    monkeypatch.undo()
+    result = runner.invoke(app, ["data", "summary", "no-such-source", "--path", str(tmp_path)])
+    assert result.exit_code == 2
+    (line,) = _error_lines(result.output)
+    assert "unknown source 'no-such-source'; valid names:" in line and "fer2013" in line
+
+
 def test_usage_errors_keep_typers_exit_code():
     result = runner.invoke(app, ["data", "summary"])
     assert result.exit_code == 2

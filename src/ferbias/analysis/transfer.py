@@ -33,6 +33,7 @@ from ferbias.analysis.stats import (
     mcnemar_test,
     paired_permutation_pvalue,
 )
+from ferbias.registry import UnknownNameError
 
 CONDITION = ["model", "variant"]
 CELL = ["test_set", "test_group"]
@@ -85,7 +86,7 @@ def primary_cells(
         holding = scored.groupby("test_set")["test_group"].agg(set)
         full = [n for n in names if set(groups) <= holding[n]]
         if not full:
-            raise KeyError(NO_PRIMARY_TEST_SET.format(groups=list(groups), names=names))
+            raise UnknownNameError(NO_PRIMARY_TEST_SET.format(groups=list(groups), names=names))
         primary = max(full, key=lambda n: int((scored["test_set"] == n).sum()))
     return {g: (primary, g) for g in groups}
 

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from ferbias.registry import UnknownNameError
+
 BAD_INPUT_EXIT = 2  # as typer's usage errors
 FAILURE_EXIT = 1
 DEBUG_KEY = "ferbias.debug"  # ctx.meta key set by the root callback's --debug
@@ -23,7 +25,7 @@ DEBUG_KEY = "ferbias.debug"  # ctx.meta key set by the root callback's --debug
 # the file or field and what was expected.
 BAD_INPUT = (
     ValueError,
-    LookupError,
+    UnknownNameError,
     FileNotFoundError,
     NotADirectoryError,
     IsADirectoryError,
@@ -41,8 +43,7 @@ def exit_code(error: BaseException) -> int:
 
 def error_lines(error: BaseException) -> list[str]:
     """The message of ``error`` as lines (a spec with several bad fields gives one line each)."""
-    message = error.args[0] if isinstance(error, KeyError) and error.args else error
-    text = str(message).strip()
+    text = str(error).strip()
     if not isinstance(error, (*BAD_INPUT, OSError, RuntimeError)) or not text:
         text = UNEXPECTED.format(kind=type(error).__name__, message=text or "(no message)")
     return [line for line in text.splitlines() if line.strip()]

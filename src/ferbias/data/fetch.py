@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferbias.registry import UnknownNameError
+
 log = logging.getLogger(__name__)
 
 
@@ -138,13 +140,13 @@ def fetch(
 ) -> Path:
     """Download data set ``name`` into the folder ``to`` and return ``to``.
 
-    Raises ``KeyError`` for an unknown name and ``FetchError`` (with what to download and where
-    to put it) when the data set must be requested by hand, the network is unreachable, or the
-    download fails. A folder that already holds the data set is returned as it is.
+    Raises ``UnknownNameError`` for an unknown name and ``FetchError`` (with what to download and
+    where to put it) when the data set must be requested by hand, the network is unreachable, or
+    the download fails. A folder that already holds the data set is returned as it is.
     ``downloader(handle) -> folder`` replaces kagglehub (tests).
     """
     if name not in FETCHABLE:
-        raise KeyError(UNKNOWN_DATASET.format(name=name, known=sorted(FETCHABLE)))
+        raise UnknownNameError(UNKNOWN_DATASET.format(name=name, known=sorted(FETCHABLE)))
     info, to = FETCHABLE[name], Path(to).expanduser()
     where = {"name": name, "url": info.url, "to": to, "layout": info.layout}
     if info.kaggle_handle is None:

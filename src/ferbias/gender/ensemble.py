@@ -30,6 +30,7 @@ from ferbias.gender.base import LABELLERS, Labeller, Thresholds, check_pixels
 from ferbias.gender.cnn import logit, sigmoid
 from ferbias.gender.thresholds import TARGETS, ThresholdChoice, choose_thresholds
 from ferbias.io import write_json_atomic
+from ferbias.registry import UnknownNameError
 
 DEFAULT_COMBINER = Path(__file__).parent / "weights" / "ensemble.json"
 DEFAULT_TARGET = 0.97
@@ -61,7 +62,7 @@ class Combiner:
             if abs(choice.target - target) < 1e-9:
                 return choice
         targets = [c.target for c in self.choices]
-        raise KeyError(UNKNOWN_TARGET.format(target=target, targets=targets))
+        raise UnknownNameError(UNKNOWN_TARGET.format(target=target, targets=targets))
 
     def thresholds(self, target: float | None = None) -> Thresholds:
         return self.choice(target).thresholds

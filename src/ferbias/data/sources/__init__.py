@@ -40,7 +40,7 @@ __all__ = [
 
 
 def load_source(name: str, path: str | os.PathLike, **options) -> LoadResult:
-    """Load source ``name`` from ``path``; unknown names raise ``KeyError`` listing valid ones."""
+    """Load source ``name`` from ``path``; an unknown name raises ``UnknownNameError``."""
     return SOURCES.get(name)(path, **options)
 
 
