@@ -12,7 +12,8 @@ import torch
 from safetensors import safe_open
 
 from ferbias.models import create_model
-from ferbias.training.fit import HISTORY_COLUMNS, checkpoint_files, fit, learning_rate, load_weights
+from ferbias.training.checkpoint import checkpoint_files
+from ferbias.training.fit import HISTORY_COLUMNS, fit, learning_rate, load_weights
 from ferbias.training.variants import Recipe
 from synthetic import synthetic_face
 
