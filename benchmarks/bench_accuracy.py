@@ -148,12 +148,15 @@ def append_row(path: Path, row: dict) -> None:
 SUMMARY_KEYS = ["model", "variant", "epochs", "train_images", "device", "precision"]
 
 
-def with_defaults(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows written before precision and image counts were recorded say so."""
-    return results.assign(
+def unique_runs(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: rows written before precision and image counts were recorded say so, and
+    a rerun of a finished seed (which re-evaluates its last checkpoint) keeps the first row, whose
+    wall time is the training's."""
+    results = results.assign(
         precision=results.get("precision", pd.Series(index=results.index, dtype=object)),
         train_images=results.get("train_images", pd.Series(index=results.index, dtype=object)),
     ).fillna({"precision": "unrecorded", "train_images": "all"})
+    return results.drop_duplicates([*SUMMARY_KEYS, "seed"], keep="first")
 
 
 def t_interval(values: np.ndarray) -> float:
@@ -166,7 +169,7 @@ def t_interval(values: np.ndarray) -> float:
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Mean test accuracy with a 95% t-interval (NaN half-width with one seed)."""
     rows = []
-    for keys, group in with_defaults(results).groupby(SUMMARY_KEYS):
+    for keys, group in unique_runs(results).groupby(SUMMARY_KEYS):
         acc = group["test_acc"].to_numpy(dtype=float)
         rows.append(
             dict(zip(SUMMARY_KEYS, keys, strict=True))
@@ -184,7 +187,7 @@ def paired_precision(results: pd.DataFrame) -> pd.DataFrame:
     """bf16 - fp32 test accuracy paired by seed, per model, variant, epochs and device."""
     keys = ["model", "variant", "epochs", "train_images", "device"]
     rows = []
-    results = with_defaults(results).drop_duplicates([*keys, "precision", "seed"], keep="last")
+    results = unique_runs(results)
     for values, group in results.groupby(keys):
         wide = group.pivot(index="seed", columns="precision", values="test_acc")
         if not {"fp32", "bf16"} <= set(wide.columns):

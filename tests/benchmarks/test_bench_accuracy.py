@@ -1,0 +1,79 @@
+"""The accuracy benchmark's summaries count each run once."""
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_accuracy.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def results(rows):
+    base = {"model": "paper-cnn", "variant": "standard", "epochs": 30, "train_images": 100}
+    base |= {"device": "cpu x86_64"}
+    return pd.DataFrame([base | row for row in rows])
+
+
+def test_a_rerun_seed_counts_once_and_keeps_its_training_wall_time(bench):
+    frame = results(
+        [
+            {
+                "precision": "fp32",
+                "seed": 0,
+                "test_acc": 0.60,
+                "train_seconds": 9,
+                "wall_seconds": 10,
+            },
+            {
+                "precision": "fp32",
+                "seed": 1,
+                "test_acc": 0.62,
+                "train_seconds": 9,
+                "wall_seconds": 10,
+            },
+            {
+                "precision": "fp32",
+                "seed": 0,
+                "test_acc": 0.60,
+                "train_seconds": 9,
+                "wall_seconds": 1,
+            },
+            {
+                "precision": "bf16",
+                "seed": 0,
+                "test_acc": 0.61,
+                "train_seconds": 5,
+                "wall_seconds": 6,
+            },
+            {
+                "precision": "bf16",
+                "seed": 1,
+                "test_acc": 0.60,
+                "train_seconds": 5,
+                "wall_seconds": 6,
+            },
+        ]
+    )
+    summary = bench.summarise(frame).set_index("precision")
+    assert summary.loc["fp32", "seeds"] == 2
+    assert summary.loc["fp32", "test_acc_mean"] == pytest.approx(0.61)
+    assert bench.unique_runs(frame)["wall_seconds"].tolist() == [10, 10, 6, 6]
+    paired = bench.paired_precision(frame).iloc[0]
+    assert paired["seeds"] == 2
+    assert paired["bf16_minus_fp32_pp"] == pytest.approx(-0.5)
+
+
+def test_rows_without_precision_are_marked_unrecorded(bench):
+    frame = results([{"seed": 0, "test_acc": 0.5, "train_seconds": 1, "wall_seconds": 1}])
+    assert bench.unique_runs(frame.drop(columns="train_images"))["precision"].tolist() == [
+        "unrecorded"
+    ]
