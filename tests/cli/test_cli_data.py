@@ -52,6 +52,7 @@ def test_summary_counts_duplicates_and_unreadable(ck_folder):
     assert result.exit_code == 0, result.output
     rows = _rows(result.output)
     assert rows["images in manifest"] == "8"
+    assert rows["subjects"] == "3"
     assert rows["unreadable images"] == "1"
     assert rows["faces not found"] == "0"
     assert rows["exact duplicate groups (files)"] == "1 (2)"

@@ -35,6 +35,7 @@ def test_summary_of_a_subset_names_each_reason_once_and_saves_the_full_list(odd_
     result = runner.invoke(app, ["data", "summary", "fer2013", "--path", str(odd_fer)], env=WIDE)
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) < 80  # it printed ~71,000 lines before
+    assert "│ subjects " in result.output and "no subject ids" in result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note: labels file")]
     assert len(notes) == 1 and "35,887 of 35,887 row(s) name no image here" in notes[0]
     reasons = [line for line in result.output.splitlines() if "cannot decode image" in line]

@@ -189,7 +189,7 @@ def summary(
     overview = {
         "images in manifest": len(manifest),
         "unknown gender": int((manifest["gender"] == "unknown").sum()),
-        "subjects": int(manifest["subject_id"].nunique()),
+        "subjects": f"{n:,}" if (n := manifest["subject_id"].nunique()) else "no subject ids",
         "files skipped by the loader": len(result.skipped),
         "unreadable images": unreadable,
         "faces not found": no_face,
