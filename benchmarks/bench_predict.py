@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -47,11 +48,16 @@ def make_run(folder: Path) -> Path:
     return folder
 
 
-def timed(function) -> tuple[object, float]:
-    function()  # warm-up (thread pools, first-call allocations)
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
+def timed(function, repeats: int = 3) -> tuple[object, float]:
+    """The result and the median seconds of ``repeats`` calls after one warm-up call (thread
+    pools, first-call allocations, oneDNN kernel selection)."""
+    function()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        seconds.append(time.perf_counter() - start)
+    return result, statistics.median(seconds)
 
 
 def main() -> None:
