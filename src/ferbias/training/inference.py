@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ class Provenance:
         )
 
 
-class FerModel:
+class FerModel(ABC):
     """A model with a card: prepare options, probabilities on crops, predictions on files."""
 
     kind = "model"
@@ -114,9 +115,9 @@ class FerModel:
             "crop_scale": self.card.face_crop.crop_scale,
         }
 
+    @abstractmethod
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         """Probabilities (float32 N x labels) for prepared uint8 crops."""
-        raise NotImplementedError
 
     def predict(self, inputs, *, face_crop: bool | None = None, progress: bool = False):
         """One row per face of ``inputs`` (``training.predict_faces.predict_inputs``)."""
