@@ -8,7 +8,7 @@ import torch
 
 from ferbias.models import create_model, list_models
 from ferbias.training.fit import to_float
-from ferbias.training.predict import folded, predict_proba
+from ferbias.training.predict import folded, folded_proba, predict_proba
 from synthetic import synthetic_face
 
 
@@ -47,3 +47,14 @@ def test_folded_batchnorm_gives_the_plain_models_probabilities(name):
     bf16 = predict_proba(model, pixels, precision="bf16")
     assert bf16.dtype == np.float32 and np.allclose(bf16.sum(1), 1, atol=1e-5)
     assert np.allclose(bf16, plain.numpy(), atol=0.05)  # bfloat16 keeps 8 bits of mantissa
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_predict_batch_does_not_change_the_probabilities(precision):
+    pixels = np.stack([synthetic_face(seed=i) for i in range(300)])
+    net = folded(create_model("paper-cnn", num_classes=6, seed=0))
+    default = folded_proba(net, pixels, precision=precision)
+    for batch_size in (64, 256):
+        np.testing.assert_allclose(
+            folded_proba(net, pixels, batch_size, precision=precision), default, rtol=0, atol=1e-6
+        )

@@ -222,28 +222,24 @@ def measure_throughput(run: RunConfig) -> tuple[float, float]:
 
     from ferbias.models import create_model
     from ferbias.training.augment import create_augmentation
-    from ferbias.training.fit import (
-        inference_batch,
-        make_optimizer,
-        memory_format,
-        to_float,
-        train_step,
-    )
-    from ferbias.training.predict import folded
-    from ferbias.training.runtime import autocast
+    from ferbias.training.fit import make_optimizer, memory_format, to_float, train_step
+    from ferbias.training.predict import folded, predict_batch
+    from ferbias.training.runtime import autocast, keep_freed_memory
     from ferbias.training.variants import Recipe
 
     recipe, runtime = Recipe(**run.recipe), run.runtime
     device = torch.device(runtime.device)
     previous = torch.get_num_threads()
     torch.set_num_threads(runtime.threads)
+    keep_freed_memory()
     try:
         model = create_model(run.model, num_classes=len(run.emotions), seed=0, **run.model_options)
         model = model.to(device, memory_format=memory_format(device))
         optimizer = make_optimizer(model, recipe)
         augmentation = create_augmentation(recipe.augmentation)
         generator = torch.Generator().manual_seed(0)
-        side, batch = run.image_size, max(recipe.batch_size, inference_batch(device))
+        side, infer_batch = run.image_size, predict_batch(device, runtime.precision)
+        batch = max(recipe.batch_size, infer_batch)
         pixels = torch.randint(0, 256, (batch, side, side), dtype=torch.uint8, generator=generator)
         labels = torch.randint(0, len(run.emotions), (batch,), generator=generator)
         pixels, labels = pixels.to(device), labels.to(device)
@@ -261,7 +257,7 @@ def measure_throughput(run: RunConfig) -> tuple[float, float]:
             device,
             runtime.threads,
         )
-        net, infer_x = folded(model), to_float(pixels[: inference_batch(device)], None, None)
+        net, infer_x = folded(model), to_float(pixels[:infer_batch], None, None)
         with torch.inference_mode(), autocast(device, runtime.precision):
             predict_s = _time_steps(lambda: net(infer_x), device, runtime.threads)
     finally:

@@ -34,7 +34,12 @@ from ferbias.io import write_atomic, write_csv_atomic
 from ferbias.models import create_model
 from ferbias.training.augment import Augmentation, create_augmentation
 from ferbias.training.checkpoint import ResumeState, epoch_seed, load_checkpoint, save_checkpoint
-from ferbias.training.runtime import autocast, resolve_device, resolve_precision
+from ferbias.training.runtime import (
+    autocast,
+    keep_freed_memory,
+    resolve_device,
+    resolve_precision,
+)
 from ferbias.training.variants import Recipe
 
 log = logging.getLogger(__name__)
@@ -96,6 +101,7 @@ def fit(
     """
     device = resolve_device(device)
     precision = resolve_precision(precision, device)
+    keep_freed_memory()
     data = [as_tensor(a, n, device) for a, n in ((train_x, "train_x"), (val_x, "val_x"))]
     labels = [
         as_labels(y, len(x), n, device)
