@@ -10,9 +10,10 @@ Not a test: run it in the background, e.g.
 
 Each (model, variant, precision, seed) trains in
 ``OUT/<model>-<variant>-e<epochs>-<precision>-s<seed>`` and resumes there if interrupted; results
-are appended to ``OUT/results.csv`` and summarised in a table. ``--arrays FILE`` keeps the
-prepared arrays in one ``.npz``, so a GPU machine without the raw images can run the same
-benchmark on exactly the same split.
+are appended to ``OUT/results.csv`` and summarised in a table. A seed results.csv already holds
+(same model, variant, epochs, precision, image count and device) is not run again.
+``--arrays FILE`` keeps the prepared arrays in one ``.npz``, so a GPU machine without the raw
+images can run the same benchmark on exactly the same split.
 
 ``--precision fp32`` / ``bf16`` (default ``auto``: bf16 where the hardware has it). When the
 results hold the same model, variant, epochs and seeds in both precisions, a second table gives
@@ -53,12 +54,17 @@ from ferbias.training.variants import get_variant
 DEFAULT_PATH = Path(os.environ.get("FERBIAS_DATA", "/work/shared/data")) / "fer2013"
 
 
+def model_label(args) -> str:
+    """The model and its extra options, as results.csv's ``model`` column names them."""
+    return args.model + "".join(f"-{k}{v}" for k, v in args.model_option.items())
+
+
 def run_one(data: TrainingData, args, seed: int) -> dict:
     variant = get_variant(args.variant).with_overrides(
         epochs=args.epochs, **({"batch_size": args.batch_size} if args.batch_size else {})
     )
     options = variant.model_options | args.model_option
-    label = args.model + "".join(f"-{k}{v}" for k, v in args.model_option.items())
+    label = model_label(args)
     precision = resolve_precision(args.precision, resolve_device())
     limited = f"-n{args.limit}" if args.limit else ""
     run_dir = args.out / f"{label}-{args.variant}-e{args.epochs}-{precision}{limited}-s{seed}"
@@ -150,13 +156,33 @@ SUMMARY_KEYS = ["model", "variant", "epochs", "train_images", "device", "precisi
 
 def unique_runs(results: pd.DataFrame) -> pd.DataFrame:
     """One row per run: rows written before precision and image counts were recorded say so, and
-    a rerun of a finished seed (which re-evaluates its last checkpoint) keeps the first row, whose
-    wall time is the training's."""
+    where an older version re-evaluated a finished seed and appended it again, the first row
+    (whose wall time is the training's) is kept."""
     results = results.assign(
         precision=results.get("precision", pd.Series(index=results.index, dtype=object)),
         train_images=results.get("train_images", pd.Series(index=results.index, dtype=object)),
     ).fillna({"precision": "unrecorded", "train_images": "all"})
     return results.drop_duplicates([*SUMMARY_KEYS, "seed"], keep="first")
+
+
+def recorded_seeds(results_path: Path, args, train_images: int) -> set[int]:
+    """Seeds results.csv already holds for this model, variant, epochs, precision, image count
+    and device: they are not trained or evaluated again."""
+    if not results_path.is_file():
+        return set()
+    runs = unique_runs(pd.read_csv(results_path))
+    names = {
+        "model": model_label(args),
+        "variant": args.variant,
+        "device": device_name(),
+        "precision": resolve_precision(args.precision, resolve_device()),
+    }
+    counts = {"epochs": args.epochs, "train_images": train_images}
+    mask = np.logical_and.reduce(
+        [runs[k].astype(str) == v for k, v in names.items()]
+        + [pd.to_numeric(runs[k], errors="coerce") == v for k, v in counts.items()]
+    )
+    return set(runs.loc[mask, "seed"].astype(int))
 
 
 def t_interval(values: np.ndarray) -> float:
@@ -255,7 +281,11 @@ def main() -> None:
         logging.info(
             "train %d, val %d, test %d", *(len(y) for y in (data.train_y, data.val_y, data.test_y))
         )
+    done = recorded_seeds(results_path, args, len(data.train_y)) if args.seeds else set()
     for seed in args.seeds:
+        if seed in done:
+            logging.info("seed %d: already in %s, not run again", seed, results_path)
+            continue
         row = run_one(data, args, seed)
         logging.info("seed %d: %s", seed, row)
         append_row(results_path, row)

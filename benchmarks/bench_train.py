@@ -7,7 +7,9 @@ passes. Each row runs in its own process (so peak RSS is its own), fp32 and bf16
 
 ``python benchmarks/bench_train.py --side-by-side DIR`` (the study's pipeline against ours, on
 the same images, the same machine, in one run): ``--images`` FER-2013 images from DIR
-(``DIR/<emotion>/*.jpg``), batch 64, ``--threads`` threads for every row:
+(``DIR/<emotion>/*.jpg``), batch 64, ``--threads`` threads for every row; ``--repeats N`` runs
+N rounds of every row, each round starting one row later, and prints medians with their ranges
+(x Keras: the median of each round's ratio):
 
 - Keras: the study's pipeline (``bench_keras.py``: its CNN, ``flow_from_directory`` +
   ImageDataGenerator with its augmentation, decoding JPEGs every epoch); needs
@@ -250,32 +252,65 @@ def configurations_table(args, peak: float, cores: int) -> Table:
     return table
 
 
+def side_by_side_row(kind: str, precision: str, args) -> dict:
+    """One pipeline's results in its own process; Keras's error message when it cannot run."""
+    if kind == "keras":
+        command = [sys.executable, str(Path(__file__).with_name("bench_keras.py")), "--json"]
+        command += ["--dir", str(args.side_by_side), "--images", str(args.images)]
+        try:
+            r = in_subprocess([*command, "--threads", str(args.threads)])
+        except subprocess.CalledProcessError as error:
+            return {"error": error.stderr.strip().splitlines()[-1]}
+        return r | {"name": r["pipeline"] + ", study pipeline"}
+    config = {"kind": kind, "model": "paper-cnn", "options": {}, "threads": args.threads}
+    config |= {"batch": 64, "augmentation": "study", "channels_last": True}
+    return single(config | {"precision": precision}, args) | {"name": PIPELINE_NAMES[kind]}
+
+
+def side_by_side_rounds(args) -> list[dict]:
+    """``--repeats`` rounds of every pipeline; each round starts one row later than the one
+    before, so that the machine's drift does not always favour the same pipeline."""
+    rounds = []
+    for index in range(args.repeats):
+        shift = index % len(SIDE_BY_SIDE)
+        results = {}
+        for row in SIDE_BY_SIDE[shift:] + SIDE_BY_SIDE[:shift]:
+            load = os.getloadavg()[0]
+            results[row] = side_by_side_row(*row, args) | {"load": load}
+        rounds.append(results)
+    return rounds
+
+
+def spread(values: list[float], digits: str = ",.0f") -> str:
+    """The median, and the range when there is more than one value."""
+    median = f"{np.median(values):{digits}}"
+    if len(values) < 2:
+        return median
+    return f"{median} ({min(values):{digits}}-{max(values):{digits}})"
+
+
 def side_by_side_table(args) -> Table:
-    table = Table("pipeline", "precision", "train img/s", "x Keras", "infer img/s", "load")
-    keras_ips = None
-    for kind, precision in SIDE_BY_SIDE:
-        load = os.getloadavg()[0]
-        if kind == "keras":
-            command = [sys.executable, str(Path(__file__).with_name("bench_keras.py")), "--json"]
-            command += ["--dir", str(args.side_by_side), "--images", str(args.images)]
-            try:
-                r = in_subprocess([*command, "--threads", str(args.threads)])
-            except subprocess.CalledProcessError as error:
-                table.add_row("Keras", "fp32", error.stderr.strip().splitlines()[-1], "", "", "")
-                continue
-            keras_ips, name = r["train_ips"], r["pipeline"] + ", study pipeline"
-        else:
-            config = {"kind": kind, "model": "paper-cnn", "options": {}, "threads": args.threads}
-            config |= {"batch": 64, "augmentation": "study", "channels_last": True}
-            r, name = single(config | {"precision": precision}, args), PIPELINE_NAMES[kind]
-        ratio = f"{r['train_ips'] / keras_ips:.2f}" if keras_ips else ""
+    """Medians over the rounds (ranges in brackets); x Keras pairs each round's rows."""
+    rounds = side_by_side_rounds(args)
+    columns = ("pipeline", "precision", "train img/s", "x Keras", "infer img/s", "load")
+    table = Table(*columns)
+    keras = [r[("keras", "fp32")] for r in rounds]
+    for row in SIDE_BY_SIDE:
+        results = [r[row] for r in rounds]
+        errors = [r["error"] for r in results if "error" in r]
+        if errors:
+            table.add_row("Keras", row[1], errors[0], "", "", "")
+            continue
+        keras_ran = not any("error" in k for k in keras)
+        pairs = zip(results, keras, strict=True)
+        ratios = [r["train_ips"] / k["train_ips"] for r, k in pairs] if keras_ran else []
         table.add_row(
-            name,
-            precision,
-            f"{r['train_ips']:.0f}",
-            ratio,
-            f"{r['infer_ips']:,.0f}",
-            f"{load:.1f}",
+            results[0]["name"],
+            row[1],
+            spread([r["train_ips"] for r in results]),
+            spread(ratios, ".2f") if ratios else "",
+            spread([r["infer_ips"] for r in results]),
+            f"{np.median([r['load'] for r in results]):.1f}",
         )
     return table
 
@@ -288,6 +323,9 @@ def main() -> None:
         "--side-by-side", metavar="DIR", help="Keras, plain PyTorch and ferbias on DIR's images"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="side by side")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="side by side: rounds of every pipeline (medians)"
+    )
     args = parser.parse_args()
     if args.single:
         print(json.dumps(run_single(json.loads(args.single), args)))
@@ -296,7 +334,10 @@ def main() -> None:
     cores = int(how.split()[0])
     if args.side_by_side:
         table = side_by_side_table(args)
-        print(f"{args.images} images of {args.side_by_side}, batch 64, {args.threads} thread(s)")
+        print(
+            f"{args.images} images of {args.side_by_side}, batch 64, {args.threads} thread(s), "
+            f"{args.repeats} round(s): median (range)"
+        )
     else:
         table = configurations_table(args, peak, cores)
     Console(width=160).print(table)

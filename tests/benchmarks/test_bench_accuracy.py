@@ -1,10 +1,14 @@
 """The accuracy benchmark's summaries count each run once."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from ferbias.training.data import TrainingData
 
 BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_accuracy.py"
 
@@ -57,3 +61,28 @@ def test_rows_without_precision_are_marked_unrecorded(bench):
     assert bench.unique_runs(frame.drop(columns="train_images"))["precision"].tolist() == [
         "unrecorded"
     ]
+
+
+def test_seeds_already_in_results_are_not_trained_again(bench, tmp_path, monkeypatch):
+    out = tmp_path / "bench"
+    out.mkdir()
+    recorded = results([run_row("fp32", 0, 0.60, 9, 10), run_row("bf16", 1, 0.61, 5, 6)])
+    recorded.assign(device=bench.device_name()).to_csv(out / "results.csv", index=False)
+    pixels = np.zeros((100, 48, 48), np.uint8)
+    labels = np.zeros(100, np.int64)
+    data = TrainingData(
+        ["happy"], pixels, labels, pixels[:10], labels[:10], pixels[:10], labels[:10]
+    )
+    monkeypatch.setattr(bench, "prepared_data", lambda args: data)
+    trained = []
+
+    def run_one(data, args, seed):
+        trained.append(seed)
+        return results([run_row("fp32", seed, 0.5, 1, 1)]).iloc[0].to_dict()
+
+    monkeypatch.setattr(bench, "run_one", run_one)
+    argv = ["bench_accuracy.py", "--out", str(out), "--precision", "fp32", "--seeds", "0", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
+    assert trained == [1]  # seed 0 is in results.csv in fp32; seed 1 only in bf16
+    assert len(pd.read_csv(out / "results.csv")) == 3
