@@ -2,8 +2,9 @@
 
 ``python benchmarks/bench_train.py`` (configurations): ``fit`` on synthetic 48x48 images, 1 warm-up
 + 3 epochs of ``--images`` images; images/s is the median of the 3 timed epochs (training pass
-only). Inference: ``predict_proba`` (BatchNorm folded, the CPU default batch of 64), median of 3
-passes. Each row runs in its own process (so peak RSS is its own), fp32 and bf16.
+only). Inference: ``predict_proba`` (BatchNorm folded, its default batch), median of 3 passes.
+Each row runs in its own process (so peak RSS is its own), fp32 and bf16; the malloc column says
+whether ``runtime.keep_freed_memory`` ran (kept) or glibc kept its own thresholds (glibc).
 
 ``python benchmarks/bench_train.py --side-by-side DIR`` (the study's pipeline against ours, on
 the same images, the same machine, in one run): ``--images`` FER-2013 images from DIR
@@ -51,25 +52,28 @@ from rich.console import Console
 from rich.table import Table
 
 import ferbias.training.fit as train_module
+import ferbias.training.predict as predict_module
 from bench_keras import pick_images
 from ferbias.models import create_model, forward_mflops
 from ferbias.training.predict import predict_proba
 from ferbias.training.runtime import autocast
 from ferbias.training.variants import Recipe
 
-CONFIGS = [  # model, model options, threads, batch, augmentation, channels_last, precision
-    ("paper-cnn", {}, 1, 64, "none", True, "fp32"),
-    ("paper-cnn", {}, 1, 64, "study", True, "fp32"),
-    ("paper-cnn", {}, 1, 64, "study", True, "bf16"),
-    ("paper-cnn", {}, 1, 64, "standard", True, "bf16"),
-    ("paper-cnn", {}, 1, 64, "study", False, "fp32"),
-    ("paper-cnn", {}, 2, 64, "study", True, "fp32"),
-    ("paper-cnn", {}, 2, 64, "study", True, "bf16"),
-    ("mini-xception", {}, 1, 64, "study", True, "fp32"),
-    ("mini-xception", {}, 1, 64, "study", True, "bf16"),
-    ("vgg-fer", {}, 1, 64, "study", True, "fp32"),
-    ("vgg-fer", {}, 1, 64, "study", True, "bf16"),
-    ("vgg-fer", {"width": 64}, 1, 64, "standard", True, "bf16"),
+CONFIGS = [  # model, model options, threads, batch, augmentation, channels_last, precision,
+    # malloc: kept (ferbias: keep_freed_memory) or glibc (glibc's own thresholds)
+    ("paper-cnn", {}, 1, 64, "none", True, "fp32", "kept"),
+    ("paper-cnn", {}, 1, 64, "study", True, "fp32", "kept"),
+    ("paper-cnn", {}, 1, 64, "study", True, "bf16", "kept"),
+    ("paper-cnn", {}, 1, 64, "standard", True, "bf16", "kept"),
+    ("paper-cnn", {}, 1, 64, "study", False, "fp32", "kept"),
+    ("paper-cnn", {}, 2, 64, "study", True, "fp32", "kept"),
+    ("paper-cnn", {}, 2, 64, "study", True, "bf16", "kept"),
+    ("paper-cnn", {}, 2, 64, "study", True, "bf16", "glibc"),
+    ("mini-xception", {}, 1, 64, "study", True, "fp32", "kept"),
+    ("mini-xception", {}, 1, 64, "study", True, "bf16", "kept"),
+    ("vgg-fer", {}, 1, 64, "study", True, "fp32", "kept"),
+    ("vgg-fer", {}, 1, 64, "study", True, "bf16", "kept"),
+    ("vgg-fer", {"width": 64}, 1, 64, "standard", True, "bf16", "kept"),
 ]
 SIDE_BY_SIDE = [  # pipeline, precision (Keras runs in bench_keras.py)
     ("keras", "fp32"),
@@ -111,9 +115,14 @@ def load_images(args) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def run_fit(x, y, model_name, options, batch, augmentation, channels_last, precision) -> dict:
-    """ferbias ``fit`` (1 warm-up + 3 epochs) and ``predict_proba``."""
+def run_fit(
+    x, y, model_name, options, batch, augmentation, channels_last, precision, malloc
+) -> dict:
+    """ferbias ``fit`` (1 warm-up + 3 epochs) and ``predict_proba``; ``malloc="glibc"`` leaves
+    glibc's allocator as it is (``keep_freed_memory`` not called) for the before/after row."""
     train_module.CHANNELS_LAST = channels_last
+    if malloc == "glibc":
+        train_module.keep_freed_memory = predict_module.keep_freed_memory = lambda: False
     model = create_model(model_name, num_classes=6, seed=0, **options)
     recipe = Recipe(
         epochs=4, batch_size=batch, augmentation=None if augmentation == "none" else augmentation
@@ -194,6 +203,7 @@ def run_single(config: dict, args) -> dict:
         result = run_plain(x, y, config["model"], config["batch"], config["precision"])
     else:
         keys = ("model", "options", "batch", "augmentation", "channels_last", "precision")
+        keys += ("malloc",)
         result = run_fit(x, y, *(config[k] for k in keys))
     model = create_model(config["model"], num_classes=6, **config.get("options", {}))
     result["mflops"] = forward_mflops(model)
@@ -222,6 +232,7 @@ def configurations_table(args, peak: float, cores: int) -> Table:
         "augmentation",
         "layout",
         "precision",
+        "malloc",
         "train img/s",
         "img/CPU-s",
         "% core peak",
@@ -229,10 +240,10 @@ def configurations_table(args, peak: float, cores: int) -> Table:
         "peak RSS MB",
         "load",
     )
-    for model, options, threads, batch, aug, cl, precision in CONFIGS:
+    for model, options, threads, batch, aug, cl, precision, malloc in CONFIGS:
         load = os.getloadavg()[0]
         config = {"kind": "ferbias", "model": model, "options": options, "threads": threads}
-        config |= {"batch": batch, "augmentation": aug, "channels_last": cl}
+        config |= {"batch": batch, "augmentation": aug, "channels_last": cl, "malloc": malloc}
         r = single(config | {"precision": precision}, args)
         pct = 100 * r["cpu_ips"] * 3 * r["mflops"] / 1e3 / (peak / cores)  # per busy core
         table.add_row(
@@ -242,6 +253,7 @@ def configurations_table(args, peak: float, cores: int) -> Table:
             aug,
             "NHWC" if cl else "NCHW",
             precision,
+            malloc,
             f"{r['train_ips']:.0f}",
             f"{r['cpu_ips']:.0f}",
             f"{pct:.1f}",
@@ -263,7 +275,7 @@ def side_by_side_row(kind: str, precision: str, args) -> dict:
             return {"error": error.stderr.strip().splitlines()[-1]}
         return r | {"name": r["pipeline"] + ", study pipeline"}
     config = {"kind": kind, "model": "paper-cnn", "options": {}, "threads": args.threads}
-    config |= {"batch": 64, "augmentation": "study", "channels_last": True}
+    config |= {"batch": 64, "augmentation": "study", "channels_last": True, "malloc": "kept"}
     return single(config | {"precision": precision}, args) | {"name": PIPELINE_NAMES[kind]}
 
 
