@@ -54,9 +54,10 @@ HISTORY_COLUMNS = (
     "images_per_s",
     "lr",
 )
-# Inference batch per device: on a CPU a small batch keeps activations in cache (paper-cnn,
-# 2 threads: 2,524 images/s at 64 against 1,289 at 512; benchmarks/bench_train.py); a GPU
-# wants large batches.
+# Evaluation batch per device, for validation during training (fixed: its loss sums are part of
+# a run's history). On a CPU with glibc's default allocator paper-cnn ran at 2,524 images/s at 64
+# against 1,289 at 512 (2 threads; benchmarks/bench_train.py); a GPU wants large batches.
+# Prediction picks its own batch (``predict.PREDICT_BATCH``).
 INFERENCE_BATCH = {"cpu": 64, "cuda": 1024}
 CHANNELS_LAST = True  # measured in benchmarks/bench_train.py (a switch for that comparison)
 BAD_PIXELS = "{name} must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
