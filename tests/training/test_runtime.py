@@ -1,9 +1,12 @@
-"""The runtime's allocator setting: freed activation-sized blocks stay in the heap for reuse."""
+"""The runtime's allocator setting: freed activation-sized blocks stay in the heap for reuse, and
+the numbers do not change."""
 
 from __future__ import annotations
 
 import ctypes
 import platform
+import subprocess
+import sys
 
 import pytest
 
@@ -48,3 +51,34 @@ def test_blocks_past_glibcs_default_threshold_come_from_the_heap_and_stay_there(
     assert libc.mallinfo2().hblkhd - mapped_before < size  # not a fresh mmap
     libc.free(block)
     assert libc.mallinfo2().fordblks >= size  # kept for the next batch, not trimmed
+
+
+TRAIN_AND_HASH = """
+import hashlib, sys
+import numpy as np
+import ferbias.training.fit as fit_module
+from ferbias.models import create_model
+from ferbias.training.variants import Recipe
+if sys.argv[1] == "glibc":
+    fit_module.keep_freed_memory = lambda: False
+rng = np.random.default_rng(0)
+x, y = rng.integers(0, 256, (128, 48, 48), dtype=np.uint8), rng.integers(0, 6, 128)
+for precision in ("fp32", "bf16"):
+    model = create_model("paper-cnn", num_classes=6, seed=0)
+    recipe = Recipe(epochs=1, batch_size=64, augmentation="study")
+    result = fit_module.fit(
+        model, x, y, x[:64], y[:64], recipe=recipe, seed=0, device="cpu", precision=precision,
+        progress=False,
+    )
+    weights = b"".join(v.float().numpy().tobytes() for v in result.model.state_dict().values())
+    print(precision, hashlib.sha256(weights).hexdigest())
+"""
+
+
+def test_training_gives_the_same_weights_bit_for_bit_with_either_allocator_setting():
+    def train(malloc: str) -> str:
+        command = [sys.executable, "-c", TRAIN_AND_HASH, malloc]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    kept, glibc = train("kept"), train("glibc")
+    assert kept.count("\n") == 2 and kept == glibc

@@ -115,9 +115,10 @@ def keep_freed_memory() -> bool:
     on free, or trims the heap top, so every batch's activations (paper-cnn at batch 64: 9-19 MB
     a layer) come back as zero-filled pages faulted in anew. Blocks under 64 MB now come from
     the heap, and up to 256 MB may stay free at its top. Measured on a 2-core Zen 4
-    (``benchmarks/bench_train.py``, ``bench_predict.py``): paper-cnn bf16 training +23-35%
-    images/s and inference on 7,000 crops +30-50%, for ~25 MB more peak RSS; the numbers are
-    bit for bit the same. Runs once per process; a no-op (False) outside glibc (macOS, musl).
+    (``benchmarks/bench_train.py``, paper-cnn, bf16, 2 threads): inference 2,326 -> 3,987
+    images/s, training 861 -> 937 (730 -> 983 and 841 -> 1,040 in two other pairs), ~95 MB more
+    peak RSS; the numbers are bit for bit the same. Runs once per process; a no-op (False)
+    outside glibc (macOS, musl).
     """
     if platform.libc_ver()[0] != "glibc":
         return False
