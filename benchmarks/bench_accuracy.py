@@ -59,13 +59,18 @@ def model_label(args) -> str:
     return args.model + "".join(f"-{k}{v}" for k, v in args.model_option.items())
 
 
+def run_precision(args) -> str:
+    """``--precision`` resolved on this machine (``auto`` -> fp32 or bf16), as runs record it."""
+    return resolve_precision(args.precision, resolve_device())
+
+
 def run_one(data: TrainingData, args, seed: int) -> dict:
     variant = get_variant(args.variant).with_overrides(
         epochs=args.epochs, **({"batch_size": args.batch_size} if args.batch_size else {})
     )
     options = variant.model_options | args.model_option
     label = model_label(args)
-    precision = resolve_precision(args.precision, resolve_device())
+    precision = run_precision(args)
     limited = f"-n{args.limit}" if args.limit else ""
     run_dir = args.out / f"{label}-{args.variant}-e{args.epochs}-{precision}{limited}-s{seed}"
     start = time.perf_counter()
@@ -175,7 +180,7 @@ def recorded_seeds(results_path: Path, args, train_images: int) -> set[int]:
         "model": model_label(args),
         "variant": args.variant,
         "device": device_name(),
-        "precision": resolve_precision(args.precision, resolve_device()),
+        "precision": run_precision(args),
     }
     counts = {"epochs": args.epochs, "train_images": train_images}
     mask = np.logical_and.reduce(

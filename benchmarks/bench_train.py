@@ -307,13 +307,13 @@ def side_by_side_table(args) -> Table:
     columns = ("pipeline", "precision", "train img/s", "x Keras", "infer img/s", "load")
     table = Table(*columns)
     keras = [r[("keras", "fp32")] for r in rounds]
+    keras_ran = not any("error" in k for k in keras)
     for row in SIDE_BY_SIDE:
         results = [r[row] for r in rounds]
         errors = [r["error"] for r in results if "error" in r]
         if errors:
             table.add_row("Keras", row[1], errors[0], "", "", "")
             continue
-        keras_ran = not any("error" in k for k in keras)
         pairs = zip(results, keras, strict=True)
         ratios = [r["train_ips"] / k["train_ips"] for r, k in pairs] if keras_ran else []
         table.add_row(

@@ -19,11 +19,12 @@ from torch.fx.experimental.optimization import fuse
 from ferbias.training.fit import inference_batch, memory_format, to_float
 from ferbias.training.runtime import autocast, keep_freed_memory, resolve_precision
 
-# Images per forward pass when predicting, by device kind and resolved precision: the fastest
-# measured with ``runtime.keep_freed_memory`` on a 2-core Zen 4 (bf16: paper-cnn 4,168 images/s at
-# 256 against 3,641 at 64, mini-xception +16%, vgg-fer +11%; fp32: mini-xception and vgg-fer slower
-# at 256); others get ``fit.inference_batch``. Probabilities do not depend on it (tested).
-PREDICT_BATCH = {("cpu", "fp32"): 64, ("cpu", "bf16"): 256}
+# Images per forward pass when predicting, by device kind and resolved precision, where it
+# differs from ``fit.inference_batch``: measured with ``runtime.keep_freed_memory`` on a 2-core
+# Zen 4, bf16 paper-cnn ran at 4,168 images/s at 256 against 3,641 at 64 (mini-xception +16%,
+# vgg-fer +11%), while fp32 mini-xception and vgg-fer were slower at 256 and keep 64.
+# Probabilities do not depend on it (tested).
+PREDICT_BATCH = {("cpu", "bf16"): 256}
 BAD_INPUT = "pixels must be uint8 N x H x W; got dtype {dtype} and shape {shape}"
 
 
